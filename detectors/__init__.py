@@ -1,0 +1,1 @@
+"""The functional core: pure detection logic, no Kafka, no Redis, no network."""

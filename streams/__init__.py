@@ -1,0 +1,1 @@
+"""The imperative shell: Faust app, stack launcher, ingest, dispatch, CLI."""

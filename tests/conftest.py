@@ -1,0 +1,36 @@
+"""Shared fixtures: the real local stack (Kafka KRaft + Redis) started by the project's launcher."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from streams.config import load_settings
+from streams.stack import StackInfo, ensure_stack
+
+
+@pytest.fixture(scope="session")
+def stack() -> StackInfo:
+    """The real broker and Redis, started by `streams.stack.ensure_stack` (idempotent)."""
+    return ensure_stack(load_settings())
+
+
+@pytest.fixture
+def topic_prefix(monkeypatch) -> str:
+    """A unique topic prefix so a test's topics never collide with another run's."""
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    monkeypatch.setenv("VIGIL_TOPIC_PREFIX", prefix)
+    return prefix
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests under tests/integration and tests/e2e are marked so `-m "not integration"` works."""
+    for item in items:
+        path = str(item.fspath)
+        if f"{os.sep}integration{os.sep}" in path:
+            item.add_marker(pytest.mark.integration)
+        if f"{os.sep}e2e{os.sep}" in path:
+            item.add_marker(pytest.mark.integration)
+            item.add_marker(pytest.mark.e2e)
