@@ -19,8 +19,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.errors import CliError
 from streams.config import REPO_ROOT, Settings, load_settings
+from streams.errors import CliError
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,298 @@
+"""Linking: how an ad's identifiers repeat and move across ads, cities and time.
+
+For every identifier of an ad (phone, email, handle, photo, text template) the link store keeps
+time-stamped observations; from them come windowed counts (ads in the last 1 h / 24 h / 7 d),
+movement (distinct cities and regions over 30 days), several people behind one contact
+(distinct ages), and connected clusters (union–find over shared identifiers).
+
+The logic here is pure; the store is injected: `MemoryLinkStore` for `vigil score`, and the
+Redis store in `streams/linkstore.py` (same contract, tested against the same cases) for the
+stream, so every worker sees the same state.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+HOUR = 3600.0
+DAY = 24 * HOUR
+WINDOWS = {"1h": HOUR, "24h": DAY, "7d": 7 * DAY}
+MOVEMENT_WINDOW = 30 * DAY
+CLUSTER_SAMPLE = 50  # ad ids / phones / cities kept per cluster summary
+
+IDENTIFIER_KINDS = ("phone", "email", "handle", "photo", "tpl")
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the linker needs of one ad."""
+
+    ad_id: str
+    ts: float
+    city: str | None = None
+    region: str | None = None
+    ages: tuple[int, ...] = ()
+    phones: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+    handles: tuple[str, ...] = ()
+    photos: tuple[str, ...] = ()
+    template_id: str | None = None
+
+    def identifier_keys(self) -> list[str]:
+        keys = [f"phone:{p}" for p in self.phones]
+        keys += [f"email:{e}" for e in self.emails]
+        keys += [f"handle:{h}" for h in self.handles]
+        keys += [f"photo:{p}" for p in self.photos]
+        if self.template_id:
+            keys.append(f"tpl:{self.template_id}")
+        return list(dict.fromkeys(keys))
+
+
+@dataclass(frozen=True)
+class IdentifierStats:
+    """Counts for one identifier, as of the ad's own timestamp (this ad included)."""
+
+    key: str
+    ads: dict[str, int]  # window name -> ads in that window
+    cities_30d: int
+    regions_30d: int
+    phones_30d: int
+    ages: int
+    first_seen: float
+    cities: tuple[str, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        return self.key.split(":", 1)[0]
+
+    @property
+    def value(self) -> str:
+        return self.key.split(":", 1)[1]
+
+
+@dataclass(frozen=True)
+class ClusterSummary:
+    """A connected cluster: ads joined by any shared identifier."""
+
+    cluster_id: str
+    size: int
+    phones: tuple[str, ...]
+    cities: tuple[str, ...]
+    first_ts: float
+    last_ts: float
+    ad_ids: tuple[str, ...]
+
+    @property
+    def span_days(self) -> float:
+        return max(0.0, (self.last_ts - self.first_ts) / DAY)
+
+    def as_record(self) -> dict:
+        from datetime import UTC, datetime
+
+        def iso(ts: float) -> str:
+            return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+        return {
+            "cluster_id": self.cluster_id,
+            "size": self.size,
+            "phones": list(self.phones),
+            "cities": list(self.cities),
+            "first_seen": iso(self.first_ts),
+            "last_seen": iso(self.last_ts),
+            "span_days": round(self.span_days, 2),
+            "ad_ids": list(self.ad_ids),
+        }
+
+
+class LinkStore(Protocol):
+    """State the linker reads and writes; implementations must give the same answers."""
+
+    def observe(self, obs: Observation, keys: list[str]) -> list[IdentifierStats]:
+        """Record `obs` under every key and return each key's stats as of obs.ts."""
+
+    def union(self, obs: Observation, keys: list[str]) -> ClusterSummary:
+        """Join the ad and its identifiers into one cluster; return the cluster's summary."""
+
+
+# ---------------------------------------------------------------- in-memory store
+
+
+@dataclass
+class _Timeline:
+    """Members with their latest timestamp, plus a sorted list of ad timestamps."""
+
+    latest: dict[str, float] = field(default_factory=dict)
+
+    def add(self, member: str, ts: float) -> None:
+        if ts >= self.latest.get(member, float("-inf")):
+            self.latest[member] = ts
+
+    def count_since(self, since: float, until: float) -> int:
+        return sum(1 for t in self.latest.values() if since <= t <= until)
+
+    def members_since(self, since: float, until: float) -> list[str]:
+        return sorted(m for m, t in self.latest.items() if since <= t <= until)
+
+
+@dataclass
+class _KeyState:
+    ad_times: list[float] = field(default_factory=list)
+    ad_ids: set[str] = field(default_factory=set)
+    cities: _Timeline = field(default_factory=_Timeline)
+    regions: _Timeline = field(default_factory=_Timeline)
+    phones: _Timeline = field(default_factory=_Timeline)
+    ages: set[int] = field(default_factory=set)
+    first_seen: float = float("inf")
+
+
+@dataclass
+class _Cluster:
+    size: int = 0
+    phones: set[str] = field(default_factory=set)
+    cities: set[str] = field(default_factory=set)
+    first_ts: float = float("inf")
+    last_ts: float = float("-inf")
+    ad_ids: list[str] = field(default_factory=list)
+
+    def summary(self, root: str) -> ClusterSummary:
+        return ClusterSummary(
+            cluster_id=root,
+            size=self.size,
+            phones=tuple(sorted(self.phones)[:CLUSTER_SAMPLE]),
+            cities=tuple(sorted(self.cities)[:CLUSTER_SAMPLE]),
+            first_ts=self.first_ts,
+            last_ts=self.last_ts,
+            ad_ids=tuple(self.ad_ids[:CLUSTER_SAMPLE]),
+        )
+
+
+class MemoryLinkStore:
+    """The link store in process memory (for the batch path and unit tests)."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, _KeyState] = {}
+        self._parent: dict[str, str] = {}
+        self._clusters: dict[str, _Cluster] = {}
+
+    def observe(self, obs: Observation, keys: list[str]) -> list[IdentifierStats]:
+        out = []
+        for key in keys:
+            st = self._keys.setdefault(key, _KeyState())
+            if obs.ad_id not in st.ad_ids:
+                st.ad_ids.add(obs.ad_id)
+                bisect.insort(st.ad_times, obs.ts)
+            if obs.city:
+                st.cities.add(obs.city, obs.ts)
+            if obs.region:
+                st.regions.add(obs.region, obs.ts)
+            for phone in obs.phones:
+                st.phones.add(phone, obs.ts)
+            st.ages.update(obs.ages)
+            st.first_seen = min(st.first_seen, obs.ts)
+            since = obs.ts - MOVEMENT_WINDOW
+            out.append(
+                IdentifierStats(
+                    key=key,
+                    ads={
+                        name: bisect.bisect_right(st.ad_times, obs.ts)
+                        - bisect.bisect_left(st.ad_times, obs.ts - width)
+                        for name, width in WINDOWS.items()
+                    },
+                    cities_30d=st.cities.count_since(since, obs.ts),
+                    regions_30d=st.regions.count_since(since, obs.ts),
+                    phones_30d=st.phones.count_since(since, obs.ts),
+                    ages=len(st.ages),
+                    first_seen=st.first_seen,
+                    cities=tuple(st.cities.members_since(since, obs.ts)),
+                )
+            )
+        return out
+
+    def _find(self, node: str) -> str:
+        root = node
+        while self._parent[root] != root:
+            root = self._parent[root]
+        while self._parent[node] != root:  # path compression
+            self._parent[node], node = root, self._parent[node]
+        return root
+
+    def union(self, obs: Observation, keys: list[str]) -> ClusterSummary:
+        nodes = [f"ad:{obs.ad_id}", *keys]
+        new_ad = nodes[0] not in self._parent  # a re-delivered ad is not counted twice
+        for node in nodes:
+            if node not in self._parent:
+                self._parent[node] = node
+                self._clusters[node] = _Cluster()
+        roots = list(dict.fromkeys(self._find(n) for n in nodes))
+        root = max(roots, key=lambda r: (self._clusters[r].size, r))
+        cluster = self._clusters[root]
+        for other in roots:
+            if other == root:
+                continue
+            merged = self._clusters.pop(other)
+            self._parent[other] = root
+            cluster.size += merged.size
+            cluster.phones |= merged.phones
+            cluster.cities |= merged.cities
+            cluster.first_ts = min(cluster.first_ts, merged.first_ts)
+            cluster.last_ts = max(cluster.last_ts, merged.last_ts)
+            room = CLUSTER_SAMPLE - len(cluster.ad_ids)
+            cluster.ad_ids.extend(merged.ad_ids[: max(0, room)])
+        if new_ad:
+            cluster.size += 1
+            if len(cluster.ad_ids) < CLUSTER_SAMPLE:
+                cluster.ad_ids.append(obs.ad_id)
+        cluster.phones.update(obs.phones)
+        if obs.city:
+            cluster.cities.add(obs.city)
+        cluster.first_ts = min(cluster.first_ts, obs.ts)
+        cluster.last_ts = max(cluster.last_ts, obs.ts)
+        return cluster.summary(root)
+
+
+# ---------------------------------------------------------------- features
+
+
+@dataclass(frozen=True)
+class LinkFeatures:
+    """What the scorer reads from linking, with the identifiers behind each number."""
+
+    stats: tuple[IdentifierStats, ...]
+    cluster: ClusterSummary
+    template_id: str | None
+
+    def strongest(self, kinds: Iterable[str], metric) -> tuple[int, IdentifierStats | None]:
+        best, best_stat = 0, None
+        for st in self.stats:
+            if st.kind in kinds:
+                value = metric(st)
+                if value > best:
+                    best, best_stat = value, st
+        return best, best_stat
+
+    def as_record(self) -> dict:
+        return {
+            "template_id": self.template_id,
+            "identifiers": [
+                {
+                    "kind": st.kind,
+                    "ads": st.ads,
+                    "cities_30d": st.cities_30d,
+                    "regions_30d": st.regions_30d,
+                    "phones_30d": st.phones_30d,
+                    "ages": st.ages,
+                }
+                for st in self.stats
+            ],
+        }
+
+
+def link_ad(store: LinkStore, obs: Observation) -> LinkFeatures:
+    """Record the ad in the link state and return its linking features."""
+    keys = obs.identifier_keys()
+    stats = store.observe(obs, keys) if keys else []
+    cluster = store.union(obs, keys)
+    return LinkFeatures(stats=tuple(stats), cluster=cluster, template_id=obs.template_id)

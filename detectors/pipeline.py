@@ -1,0 +1,143 @@
+"""One ad through enrich → link → score: the logic the stream and the batch path share.
+
+`AdPipeline.process(ad)` takes a validated raw ad and returns the scored-ad record
+(schemas/scored_ad.v1.json). Its state (link store, template index, banks, model) is injected,
+so `vigil score` runs it in memory and `vigil worker` runs it on Redis-backed state.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from detectors.entities import extract_entities
+from detectors.images import analyse_ad_images
+from detectors.indicators import match_indicators
+from detectors.linking import LinkStore, Observation, link_ad
+from detectors.scoring import score_ad, should_alert
+from detectors.templates import TemplateIndex
+from detectors.text import template_text
+
+ENTITY_TYPES = ("phones", "emails", "handles", "urls", "ages", "prices", "locations")
+
+
+def posted_ts(ad: dict) -> float:
+    """The ad's posted_at as Unix seconds (naive times are taken as UTC)."""
+    value = ad["posted_at"].replace("Z", "+00:00")
+    dt = datetime.fromisoformat(value)
+    if dt.tzinfo is None:
+        from datetime import UTC
+
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp()
+
+
+def _dedupe(values) -> list:
+    out, seen = [], set()
+    for v in values:
+        key = repr(v)
+        if key not in seen:
+            seen.add(key)
+            out.append(v)
+    return out
+
+
+@dataclass
+class AdPipeline:
+    """Enrich, link and score ads against injected state."""
+
+    link_store: LinkStore
+    templates: TemplateIndex
+    fetch: Callable[[dict], bytes] | None = None
+    banks: object | None = None  # detectors.banks.BankSet, refreshed by the shell
+    model: object | None = None  # detectors.model.TextModel
+    disabled_families: frozenset[str] = frozenset()
+    photo_key: Callable[[dict], str | None] | None = None
+
+    def enrich(self, ad: dict) -> dict:
+        """Text and image enrichment (no state touched)."""
+        location = ad.get("location") or {}
+        entities = extract_entities(
+            ad.get("title", ""), ad.get("body", ""),
+            country=location.get("country"), region=location.get("region"),
+        )
+        # phones supplied by the source are trusted entities too
+        extra_phones = []
+        if ad.get("phones"):
+            supplied = extract_entities("", " ; ".join(ad["phones"]), country=location.get("country"))
+            extra_phones = supplied.get("phones", [])
+        indicators = match_indicators(ad.get("title", ""), ad.get("body", ""))
+        images = {"images": [], "errors": [], "matches": []}
+        if ad.get("images"):
+            images = analyse_ad_images(ad["images"], fetch=self.fetch, banks=self.banks)
+        return {
+            "entities": entities,
+            "extra_phones": extra_phones,
+            "indicators": indicators,
+            "images": images,
+        }
+
+    def process(self, ad: dict, *, ingested_at: float | None = None) -> dict:
+        enriched = self.enrich(ad)
+        entities = enriched["entities"]
+        phones = _dedupe([p["value"] for p in entities.get("phones", []) + enriched["extra_phones"]])
+        location = ad.get("location") or {}
+        ts = posted_ts(ad)
+        template_id = self.templates.assign(
+            ad["ad_id"], template_text(ad.get("title", ""), ad.get("body", ""))
+        )
+        photo_keys = []
+        if self.photo_key:
+            photo_keys = _dedupe(k for k in map(self.photo_key, enriched["images"]["images"]) if k)
+        obs = Observation(
+            ad_id=ad["ad_id"],
+            ts=ts,
+            city=(location.get("city") or None),
+            region=(location.get("region") or None),
+            ages=tuple(sorted({a["value"] for a in entities.get("ages", [])})),
+            phones=tuple(phones),
+            emails=tuple(_dedupe(e["value"] for e in entities.get("emails", []))),
+            handles=tuple(_dedupe(h["value"] for h in entities.get("handles", []))),
+            photos=tuple(photo_keys),
+            template_id=template_id,
+        )
+        link = link_ad(self.link_store, obs)
+        probability = None
+        if self.model is not None and "model" not in self.disabled_families:
+            probability = self.model.predict_proba_one(ad.get("title", ""), ad.get("body", ""))
+        score = score_ad(
+            indicators=enriched["indicators"],
+            model_probability=probability,
+            link=link,
+            bank_matches=enriched["images"]["matches"],
+            disabled_families=self.disabled_families,
+        )
+        entity_values = {name: [e["value"] for e in entities.get(name, [])] for name in ENTITY_TYPES}
+        entity_values["phones"] = phones
+        entity_values["itinerary"] = list(entities.get("itinerary", []))
+        return {
+            "schema_version": 1,
+            "ad_id": ad["ad_id"],
+            "source": ad.get("source"),
+            "url": ad.get("url"),
+            "posted_at": ad.get("posted_at"),
+            "location": location,
+            "entities": entity_values,
+            "entity_evidence": {name: entities.get(name, []) for name in ENTITY_TYPES},
+            "indicators": enriched["indicators"],
+            "images": enriched["images"]["images"],
+            "image_errors": enriched["images"]["errors"],
+            "image_matches": enriched["images"]["matches"],
+            "link": link.as_record(),
+            "cluster": link.cluster.as_record(),
+            "model_probability": probability,
+            "risk": score.risk,
+            "severity": score.severity,
+            "alert": should_alert(score.severity),
+            "reasons": [r.as_record() for r in score.reasons],
+            "flags": list(entities.get("flags", [])),
+            "ingested_at": ingested_at,
+            "scored_at": time.time(),
+        }

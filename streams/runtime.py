@@ -1,0 +1,128 @@
+"""Assembles the shared pipeline with its state: in memory (batch) or on Redis (stream)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+from detectors.alerts import SUPPRESSION_WINDOW_S, AlertDecision, build_alert, decide
+from detectors.linking import MemoryLinkStore
+from detectors.pipeline import AdPipeline
+from detectors.templates import TemplateIndex, memory_template_index, new_lsh_index
+from streams.config import Settings
+from streams.linkstore import RedisHashMap, RedisLinkStore
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL_PATH = Path(".stack") / "models" / "text_model.skops"
+
+
+def redis_prefix(settings: Settings) -> str:
+    return f"vigil:{settings.topic_prefix}"
+
+
+def load_text_model(path: str | os.PathLike | None):
+    """The trained text model if its file exists, else None (the scorer then skips it)."""
+    from detectors.model import load_model
+
+    candidate = Path(path or os.environ.get("VIGIL_MODEL", DEFAULT_MODEL_PATH))
+    if not candidate.exists():
+        log.warning("no text model at %s: scoring without it (train one: vigil model train)",
+                    candidate)
+        return None
+    model = load_model(candidate)
+    log.info("text model loaded from %s", candidate)
+    return model
+
+
+def _image_parts(allow_files: bool):
+    from detectors.images import photo_key
+
+    from streams.images import make_fetcher
+
+    return make_fetcher(allow_files=allow_files), photo_key
+
+
+def batch_pipeline(*, model_path=None, banks=None, disabled_families=frozenset(),
+                   allow_files: bool = True) -> AdPipeline:
+    """The pipeline with in-memory state, for `vigil score` and evaluation."""
+    fetch, photo_key = _image_parts(allow_files)
+    return AdPipeline(
+        link_store=MemoryLinkStore(),
+        templates=memory_template_index(),
+        fetch=fetch,
+        banks=banks,
+        model=load_text_model(model_path),
+        disabled_families=frozenset(disabled_families),
+        photo_key=photo_key,
+    )
+
+
+def stream_pipeline(settings: Settings, client: redis.Redis, *, banks=None,
+                    model_path=None) -> AdPipeline:
+    """The pipeline with its state in Redis, shared by every worker."""
+    prefix = redis_prefix(settings)
+    url = redis.connection.parse_url(settings.redis_url)
+    lsh = new_lsh_index({
+        "type": "redis",
+        "basename": f"{prefix}lsh".encode(),
+        "redis": {"host": url.get("host", "127.0.0.1"), "port": url.get("port", 6379),
+                  "db": url.get("db", 0)},
+    })
+    fetch, photo_key = _image_parts(allow_files=False)
+    return AdPipeline(
+        link_store=RedisLinkStore(client, prefix),
+        templates=TemplateIndex(lsh, RedisHashMap(client, f"{prefix}tpl:of")),
+        fetch=fetch,
+        banks=banks,
+        model=load_text_model(model_path),
+        photo_key=photo_key,
+    )
+
+
+@dataclass
+class MemorySuppression:
+    """Alert suppression state in memory (batch path)."""
+
+    states: dict
+
+    def check(self, cluster_id: str, severity: str, size: int) -> AlertDecision:
+        decision = decide(self.states.get(cluster_id), severity=severity, cluster_size=size)
+        self.states[cluster_id] = decision.state
+        return decision
+
+
+class RedisSuppression:
+    """Alert suppression state in Redis with a TTL (one key per cluster)."""
+
+    def __init__(self, client: redis.Redis, prefix: str,
+                 window_s: int = SUPPRESSION_WINDOW_S) -> None:
+        self.client, self.prefix, self.window_s = client, prefix, window_s
+
+    def check(self, cluster_id: str, severity: str, size: int) -> AlertDecision:
+        key = f"{self.prefix}suppress:{cluster_id}"
+        raw = self.client.get(key)
+        decision = decide(json.loads(raw) if raw else None, severity=severity, cluster_size=size)
+        if decision.send:
+            self.client.set(key, json.dumps(decision.state), ex=self.window_s)
+        return decision
+
+
+def alert_for(scored: dict, suppression) -> dict | None:
+    """The alert to emit for a scored ad, or None (below threshold or suppressed)."""
+    if not scored.get("alert"):
+        return None
+    cluster = scored.get("cluster") or {}
+    cluster_id = cluster.get("cluster_id") or f"ad:{scored['ad_id']}"
+    decision = suppression.check(cluster_id, scored["severity"], int(cluster.get("size") or 1))
+    missing_child = any(r["code"] == "bank:missing_children" for r in scored["reasons"])
+    if not decision.send and not missing_child:  # a missing-children match is never suppressed
+        return None
+    alert = build_alert(scored)
+    alert["why_now"] = decision.why
+    return alert

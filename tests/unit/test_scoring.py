@@ -1,0 +1,65 @@
+"""The scorer combines families into one risk with reasons; bank matches dominate."""
+
+from detectors.alerts import alert_id, decide
+from detectors.linking import DAY, MemoryLinkStore, Observation, link_ad
+from detectors.scoring import score_ad
+
+STRONG = {"id": "youth_new_girl", "category": "youth", "weight": 0.9,
+          "evidence": [{"field": "body", "start": 0, "end": 8, "text": "new girl"}]}
+
+
+def test_no_signal_gives_low_risk_and_no_reasons():
+    score = score_ad(indicators=[], model_probability=None, link=None, bank_matches=[])
+    assert score.severity == "none"
+    assert score.reasons == ()
+    assert score.risk < 0.05
+
+
+def test_indicators_raise_risk_with_evidence_in_reasons():
+    weak = score_ad(indicators=[], model_probability=None, link=None, bank_matches=[])
+    strong = score_ad(indicators=[STRONG], model_probability=None, link=None, bank_matches=[])
+    assert strong.risk > weak.risk
+    assert strong.reasons[0].code == "indicator:youth_new_girl"
+    assert strong.reasons[0].evidence[0]["text"] == "new girl"
+
+
+def test_same_category_counts_once():
+    twice = [STRONG, {**STRONG, "id": "youth_other", "weight": 0.5}]
+    once = score_ad(indicators=[STRONG], model_probability=None, link=None, bank_matches=[])
+    both = score_ad(indicators=twice, model_probability=None, link=None, bank_matches=[])
+    assert both.risk == once.risk
+
+
+def test_missing_children_match_is_always_critical():
+    match = {"bank": "missing_children", "entry_id": "e1", "case_id": "MC-1", "hash_type": "pdq",
+             "distance": 12, "image_index": 0, "image_ref": "inline:ab"}
+    score = score_ad(indicators=[], model_probability=0.01, link=None, bank_matches=[match])
+    assert score.severity == "critical"
+    assert "MC-1" in score.reasons[0].detail
+
+
+def test_linked_circuit_alone_can_alert():
+    store = MemoryLinkStore()
+    cities = ["Denver", "Omaha", "Wichita", "Tulsa", "Boise"]
+    feats = None
+    for i in range(40):
+        feats = link_ad(store, Observation(
+            ad_id=f"o{i}", ts=1.79e9 + i * DAY / 8, city=cities[i % 5],
+            phones=(f"+1720555010{i % 3}",), template_id="o0"))
+    score = score_ad(indicators=[], model_probability=None, link=feats, bank_matches=[])
+    codes = {r.code for r in score.reasons}
+    assert {"link:circuit", "link:template_phones", "link:cluster_phones"} <= codes
+    assert score.severity in ("high", "critical", "medium")
+    off = score_ad(indicators=[], model_probability=None, link=feats, bank_matches=[],
+                   disabled_families=frozenset({"link"}))
+    assert off.severity == "none"
+
+
+def test_alert_ids_are_deterministic_and_suppression_lets_escalation_through():
+    assert alert_id("a", "c", "high") == alert_id("a", "c", "high")
+    assert alert_id("a", "c", "high") != alert_id("a", "c", "critical")
+    first = decide(None, severity="medium", cluster_size=4)
+    assert first.send
+    assert not decide(first.state, severity="medium", cluster_size=5).send
+    assert decide(first.state, severity="high", cluster_size=5).send
+    assert decide(first.state, severity="medium", cluster_size=8).send
