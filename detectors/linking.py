@@ -116,6 +116,9 @@ class LinkStore(Protocol):
     def union(self, obs: Observation, keys: list[str]) -> ClusterSummary:
         """Join the ad and its identifiers into one cluster; return the cluster's summary."""
 
+    def cluster_of(self, ad_id: str) -> str:
+        """The current cluster id of an ad already linked (its own id if unknown)."""
+
 
 # ---------------------------------------------------------------- in-memory store
 
@@ -210,6 +213,10 @@ class MemoryLinkStore:
                 )
             )
         return out
+
+    def cluster_of(self, ad_id: str) -> str:
+        node = f"ad:{ad_id}"
+        return self._find(node) if node in self._parent else node
 
     def _find(self, node: str) -> str:
         root = node

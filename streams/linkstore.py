@@ -129,6 +129,16 @@ return {root, redis.call('HGET', c, 'size'), redis.call('HGET', c, 'first'),
         redis.call('SMEMBERS', c .. ':cities'), redis.call('LRANGE', c .. ':ads', 0, sample - 1)}
 """
 
+FIND_LUA = """
+local parent, root = KEYS[1], ARGV[1]
+if redis.call('HEXISTS', parent, root) == 0 then return root end
+while true do
+  local p = redis.call('HGET', parent, root)
+  if p == root then return root end
+  root = p
+end
+"""
+
 KEY_TTL_S = 40 * 24 * 3600  # identifiers idle this long are forgotten (longer than any window)
 
 
@@ -144,6 +154,10 @@ class RedisLinkStore:
         self.prefix = prefix
         self._observe = client.register_script(OBSERVE_LUA)
         self._union = client.register_script(UNION_LUA)
+        self._find = client.register_script(FIND_LUA)
+
+    def cluster_of(self, ad_id: str) -> str:
+        return _s(self._find(keys=[f"{self.prefix}uf:parent"], args=[f"ad:{ad_id}"]))
 
     def observe(self, obs: Observation, keys: list[str]) -> list[IdentifierStats]:
         args = [obs.ad_id, repr(obs.ts), obs.city or "", obs.region or "", len(obs.ages),

@@ -74,3 +74,14 @@ def test_redis_template_index_agrees_with_memory(client, stack):
         assert shared.assign(f"ad{i}", text) == local.assign(f"ad{i}", text)
     assert local.assign("ad1", texts[1]) == "ad0"
     assert local.assign("ad2", texts[2]) == "ad2"
+
+
+def test_cluster_of_follows_later_merges_in_both_stores(client):
+    for store in (MemoryLinkStore(), RedisLinkStore(client, prefix=f"test:{uuid.uuid4().hex}:")):
+        first = link_ad(store, Observation(ad_id="a", ts=1.0, phones=("+1",)))
+        link_ad(store, Observation(ad_id="b", ts=2.0, phones=("+2",)))
+        link_ad(store, Observation(ad_id="c", ts=3.0, phones=("+2",)))
+        bridge = link_ad(store, Observation(ad_id="d", ts=4.0, phones=("+1", "+2")))
+        assert first.cluster.cluster_id != bridge.cluster.cluster_id or first.cluster.size == 1
+        assert store.cluster_of("a") == store.cluster_of("b") == bridge.cluster.cluster_id
+        assert store.cluster_of("nobody") == "ad:nobody"

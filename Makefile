@@ -1,0 +1,43 @@
+# vigil: two commands do everything on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test test-unit lint stack-up stack-down bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/vigil demo
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -p no:cacheprovider --durations=10 tests
+
+test-unit: install
+	$(BIN)/python -m pytest -q -m "not integration" tests
+
+lint: install
+	$(BIN)/ruff check .
+
+stack-up: install
+	$(BIN)/vigil stack up
+
+stack-down: install
+	$(BIN)/vigil stack down
+
+bench: install
+	$(BIN)/vigil bench text
+	$(BIN)/vigil bench images --quick
+	$(BIN)/vigil bench dispatch
+
+clean:
+	-$(BIN)/vigil stack down
+	rm -rf .stack build *.egg-info

@@ -1,0 +1,72 @@
+"""Small Kafka utilities for evaluation and tests: read a topic until a condition holds, produce a
+batch, run a worker in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+
+from kafka import KafkaConsumer, KafkaProducer
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+
+def read_topic(bootstrap: str, topic: str, *, until: Callable[[list[dict]], bool],
+               timeout_s: float = 120.0, progress: bool = False) -> list[dict]:
+    """Every JSON record on `topic` from the start, until `until(records)` or the time-out."""
+    consumer = KafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=f"test-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=1000,
+    )
+    records: list[dict] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            for message in consumer:
+                records.append(json.loads(message.value))
+            if until(records):
+                break
+            if progress:
+                print(f"read {len(records)} records from {topic}", file=sys.stderr)
+    finally:
+        consumer.close()
+    return records
+
+
+def produce(bootstrap: str, topic: str, items: list[tuple[bytes | None, bytes]]) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all",
+                             max_request_size=12 * 1024 * 1024)
+    for key, value in items:
+        producer.send(topic, key=key, value=value)
+    producer.flush()
+    producer.close()
+
+
+@contextmanager
+def running_worker(env_overrides: dict[str, str], log_path: Path):
+    """`vigil worker` in a subprocess with the given environment; stopped (SIGTERM) on exit."""
+    env = {**os.environ, **env_overrides, "PYTHONUNBUFFERED": "1"}
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker", "--metrics-port", "0"],
+            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
