@@ -56,6 +56,9 @@ def score_stream(ads: list[dict], *, timeout_s: float) -> list[dict]:
 
     prefix = f"eval{uuid.uuid4().hex[:8]}."
     os.environ["VIGIL_TOPIC_PREFIX"] = prefix
+    # One partition: the worker then sees ads in the corpus order, as the batch path does, so
+    # point-in-time link features (counts "as of this ad") are comparable ad by ad.
+    os.environ["VIGIL_PARTITIONS"] = "1"
     settings = load_settings()
     ensure_stack(settings)
     ensure_topics(settings)
@@ -63,7 +66,7 @@ def score_stream(ads: list[dict], *, timeout_s: float) -> list[dict]:
             [(ad["ad_id"].encode(), json.dumps(ad).encode()) for ad in ads])
     wanted = {ad["ad_id"] for ad in ads}
     log_path = Path(tempfile.gettempdir()) / f"vigil-eval-worker-{prefix}log"
-    with running_worker({"VIGIL_TOPIC_PREFIX": prefix}, log_path):
+    with running_worker({"VIGIL_TOPIC_PREFIX": prefix, "VIGIL_PARTITIONS": "1"}, log_path):
         scored = read_topic(settings.kafka_bootstrap, settings.topics.scored,
                             until=lambda recs: len({r["ad_id"] for r in recs}) >= len(wanted),
                             timeout_s=timeout_s, progress=True)
