@@ -15,6 +15,12 @@ from streams.errors import CliError
 
 COMMAND_MODULES = [
     "streams.stack",
+    "streams.worker",
+    "streams.ingest",
+    "streams.score",
+    "streams.generate",
+    "streams.evaluate",
+    "streams.demo",
 ]
 
 

@@ -28,13 +28,13 @@ def redis_prefix(settings: Settings) -> str:
 
 def load_text_model(path: str | os.PathLike | None):
     """The trained text model if its file exists, else None (the scorer then skips it)."""
-    from detectors.model import load_model
-
     candidate = Path(path or os.environ.get("VIGIL_MODEL", DEFAULT_MODEL_PATH))
     if not candidate.exists():
         log.warning("no text model at %s: scoring without it (train one: vigil model train)",
                     candidate)
         return None
+    from detectors.model import load_model
+
     model = load_model(candidate)
     log.info("text model loaded from %s", candidate)
     return model
@@ -42,7 +42,6 @@ def load_text_model(path: str | os.PathLike | None):
 
 def _image_parts(allow_files: bool):
     from detectors.images import photo_key
-
     from streams.images import make_fetcher
 
     return make_fetcher(allow_files=allow_files), photo_key

@@ -1,0 +1,189 @@
+"""`vigil demo`: the whole system end to end on this machine, then a clean stop.
+
+Starts the stack (if it is not up), loads a synthetic missing-children bank, trains the text
+model if there is none, runs a worker, the dispatcher and a signed-webhook sink, replays a
+synthetic feed, and prints every alert the sink receives: severity, score, top reasons and
+seconds from ingest to alert. Everything it started is stopped before it exits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from streams.config import REPO_ROOT, load_settings
+from streams.errors import CliError
+
+DEMO_SECRET = "whsec_" + "ZGVtby1vbmx5LXNlY3JldC1ub3QtZm9yLXByb2R1Y3Rpb24="  # demo only
+
+
+class Processes:
+    """Child processes started by the demo, each in its own session, all stopped on exit."""
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self.procs: list[tuple[str, subprocess.Popen]] = []
+
+    def start(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
+        log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen([sys.executable, "-m", "streams.cli", *args], cwd=REPO_ROOT,
+                                env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        self.procs.append((name, proc))
+        return proc
+
+    def check_alive(self) -> None:
+        for name, proc in self.procs:
+            if proc.poll() is not None:
+                tail = (self.logs / f"{name}.log").read_text(errors="replace")[-1500:]
+                raise CliError(f"{name} exited with code {proc.returncode}:\n{tail}")
+
+    def stop_all(self) -> None:
+        for _, proc in reversed(self.procs):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        for _, proc in reversed(self.procs):
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def _format_alert(payload: dict, received_at: float) -> str:
+    alert = payload.get("alert") or payload
+    reasons = ", ".join(r["detail"] for r in alert.get("reasons", [])[:3])
+    ingested = alert.get("ingested_at")
+    latency = f"{received_at - ingested:5.2f}s" if ingested else "   n/a"
+    cluster = alert.get("cluster") or {}
+    return (f"ALERT {alert.get('severity', '?'):<8} score {alert.get('risk', 0):.2f}  "
+            f"ingest→alert {latency}  ad {alert.get('ad_id')}  cluster of {cluster.get('size', 1)}"
+            f"  | {reasons}")
+
+
+def _tail_alerts(path: Path, seen: list[float], stop: threading.Event) -> None:
+    """Print each alert the sink writes, as it arrives."""
+    offset = 0
+    while not stop.is_set():
+        if path.exists():
+            with open(path, encoding="utf-8") as fh:
+                fh.seek(offset)
+                for line in fh:
+                    if not line.endswith("\n"):
+                        break
+                    offset += len(line.encode())
+                    record = json.loads(line)
+                    received_at = record.get("received_at", time.time())
+                    for payload in record.get("alerts") or [record.get("payload", record)]:
+                        seen.append(received_at)
+                        print(_format_alert(payload, received_at), flush=True)
+        stop.wait(0.2)
+
+
+def run_demo(args) -> int:
+    from streams.banks import BankStore
+    from streams.generate import generate_ads, write_bank_manifest
+    from streams.kafkaio import read_topic
+    from streams.stack import ensure_stack, kafka_healthy, redis_healthy, stop_stack
+    from streams.topics import ensure_topics
+
+    os.environ["VIGIL_TOPIC_PREFIX"] = f"demo{int(time.time())}."
+    settings = load_settings()
+    was_up = kafka_healthy(settings.kafka_bootstrap) and redis_healthy(settings.redis_url)
+    workdir = settings.stack_dir / "demo" / settings.topic_prefix.strip(".")
+    workdir.mkdir(parents=True, exist_ok=True)
+    procs = Processes(workdir)
+    stop = threading.Event()
+    received: list[float] = []
+    try:
+        t0 = time.monotonic()
+        info = ensure_stack(settings)
+        ensure_topics(settings)
+        print(f"demo: stack up in {time.monotonic() - t0:.1f} s "
+              f"(kafka {info.kafka_bootstrap}, redis {info.redis_url})", flush=True)
+        stack_up_wall = time.time()
+
+        ads = list(generate_ads(args.ads, seed=args.seed, difficulty="hard", images=True))
+        feed = workdir / "feed.jsonl"
+        feed.write_text("".join(json.dumps(ad) + "\n" for ad in ads))
+        bank_dir = workdir / "bank"
+        write_bank_manifest(bank_dir, seed=args.seed)
+        import redis as redis_lib
+
+        from streams.runtime import redis_prefix
+
+        store = BankStore(redis_lib.Redis.from_url(settings.redis_url), prefix=redis_prefix(settings))
+        added = store.add_from_path("missing_children", bank_dir)
+        print(f"demo: {len(ads)} synthetic ads; missing_children bank loaded ({added} entries)",
+              flush=True)
+        _ensure_model(args)
+
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "VIGIL_DEMO_SECRET": DEMO_SECRET}
+        sink_out = workdir / "received.jsonl"
+        config = workdir / "dispatch.yaml"
+        config.write_text(
+            "destinations:\n"
+            "  - name: on-call\n"
+            f"    url: http://127.0.0.1:{args.sink_port}/webhook\n"
+            "    secret_env: VIGIL_DEMO_SECRET\n"
+            "    min_severity: medium\n"
+        )
+        procs.start("sink", ["webhook-sink", "--port", str(args.sink_port), "--secret-env",
+                             "VIGIL_DEMO_SECRET", "--out", str(sink_out), "--quiet"], env)
+        procs.start("dispatch", ["dispatch", "--config", str(config)], env)
+        procs.start("worker", ["worker", "--metrics-port", "0"], env)
+        tail = threading.Thread(target=_tail_alerts, args=(sink_out, received, stop), daemon=True)
+        tail.start()
+        procs.start("feed", ["ingest", str(feed)], env)
+
+        wanted = {ad["ad_id"] for ad in ads}
+        scored: set[str] = set()
+        deadline = time.monotonic() + args.timeout
+        while time.monotonic() < deadline and scored < wanted:
+            for name, proc in procs.procs:
+                if name != "feed" and proc.poll() is not None:
+                    procs.check_alive()
+            recs = read_topic(settings.kafka_bootstrap, settings.topics.scored,
+                              until=lambda r: True, timeout_s=2)
+            scored = {r["ad_id"] for r in recs}
+        time.sleep(args.linger)  # let the last alerts reach the sink
+        first = received[0] - stack_up_wall if received else None
+        print(f"demo: {len(scored)}/{len(wanted)} ads scored, {len(received)} alerts delivered"
+              + (f", first alert {first:.1f} s after the stack was up" if first is not None else ""),
+              flush=True)
+        return 0 if received and scored >= wanted else 1
+    finally:
+        stop.set()
+        procs.stop_all()
+        if not was_up:
+            stop_stack(settings)
+            print("demo: stack stopped", flush=True)
+
+
+def _ensure_model(args) -> None:
+    from streams.runtime import DEFAULT_MODEL_PATH
+
+    path = REPO_ROOT / DEFAULT_MODEL_PATH
+    if path.exists():
+        return
+    print("demo: training the text model (first run only)…", flush=True)
+    from streams.model_cli import train_default_model
+
+    train_default_model(path)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("demo", help="run everything end to end on synthetic ads, then stop")
+    p.add_argument("--ads", type=int, default=400)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--sink-port", type=int, default=18090)
+    p.add_argument("--timeout", type=float, default=240.0)
+    p.add_argument("--linger", type=float, default=3.0)
+    p.set_defaults(func=run_demo)
