@@ -1,37 +1,498 @@
-"""Text normalisation (minimal): HTML entities, NFKC, zero-width removal, template text."""
+"""Text normalisation that undoes ad obfuscation, with a map back to the original offsets.
+
+`normalise(text)` decodes HTML entities and drops tags, folds Unicode (NFKD compatibility forms,
+accents, circled / full-width / keycap digits, homoglyphs), removes zero-width and control
+characters and joins spaced-out letters ("N E W  I N  T O W N" -> "NEW IN TOWN").
+`numeric_view(norm)` goes one step further for numbers: number words in English and Spanish
+("seven oh two", "fourfourseven", "treinta y dos") and letters standing for digits inside numbers
+("7O2", "Ol23") become digits. Every step records which original characters each output
+character came from, so `Normalised.span(start, end)` returns the original slice of any match.
+"""
 
 from __future__ import annotations
 
 import html
 import re
 import unicodedata
-from dataclasses import dataclass
+from bisect import bisect_right
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
 
-MAX_TEXT_CHARS = 100_000
-_ZERO_WIDTH = re.compile("[\u200b-\u200f\u2060-\u2064\ufeff\u00ad]")
-_PLACEHOLDERS = [
-    (re.compile(r"\S+@\S+"), " <email> "),
-    (re.compile(r"https?://\S+|www\.\S+"), " <url> "),
-    (re.compile(r"[\d][\d\s().\-/]{5,}\d"), " <phone> "),
-    (re.compile(r"\d+"), " <num> "),
-]
+MAX_FIELD_CHARS = 100_000
+"""Longer fields are cut to this many characters (and flagged) before any matching."""
+
+Segments = list[tuple[str, int, int]]
+"""A replacement given piecewise: (output text, start, end) relative to the match start."""
 
 
 @dataclass(frozen=True)
 class Normalised:
+    """A rewritten text and how each stretch of it maps back to the text it was made from.
+
+    `text` keeps case but `text.lower()` always has the same length; `original` is the text
+    that was rewritten (for a `numeric_view`, the original of its parent).
+    """
+
     text: str
-    truncated: bool = False
+    original: str
+    _out_starts: list[int] = field(default_factory=list, repr=False)
+    _src_starts: list[int] = field(default_factory=list, repr=False)
+    _src_ends: list[int] = field(default_factory=list, repr=False)
+    _linear: list[bool] = field(default_factory=list, repr=False)
+    _parent: Normalised | None = field(default=None, repr=False)
+
+    @property
+    def identity(self) -> bool:
+        return not self._out_starts and self._parent is None and len(self.text) == len(self.original)
+
+    @property
+    def lower(self) -> str:
+        return _lower(self.text)
+
+    def _map_local(self, start: int, end: int) -> tuple[int, int]:
+        """Map [start, end) of this text to the text this one was rewritten from."""
+        if not self._out_starts:
+            return start, end
+        if end <= start:
+            k = max(bisect_right(self._out_starts, start) - 1, 0)
+            src = self._src_starts[k] + (start - self._out_starts[k] if self._linear[k] else 0)
+            src = min(src, self._src_ends[k])
+            return src, src
+        k = max(bisect_right(self._out_starts, start) - 1, 0)
+        src_start = self._src_starts[k] + (start - self._out_starts[k] if self._linear[k] else 0)
+        j = max(bisect_right(self._out_starts, end - 1) - 1, 0)
+        if self._linear[j]:
+            src_end = self._src_starts[j] + (end - self._out_starts[j])
+        else:
+            src_end = self._src_ends[j]
+        return src_start, max(src_end, src_start)
+
+    def to_parent(self, start: int, end: int) -> tuple[int, int]:
+        """Map [start, end) one step back: onto the text this one was rewritten from."""
+        return self._map_local(start, end)
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The [start, end) of the original text that produced text[start:end]."""
+        start = min(max(start, 0), len(self.text))
+        end = min(max(end, start), len(self.text))
+        node: Normalised | None = self
+        while node is not None:
+            start, end = node._map_local(start, end)
+            node = node._parent
+        n = len(self.original)
+        start = min(max(start, 0), n)
+        return start, min(max(end, start), n)
+
+    def original_slice(self, start: int, end: int) -> str:
+        s, e = self.span(start, end)
+        return self.original[s:e]
+
+
+def _lower(text: str) -> str:
+    return text.lower()
+
+
+# --- the rewriting engine -------------------------------------------------------------------
+
+
+def rewrite(
+    source: str,
+    edits: Iterable[tuple[int, int, str | Segments]],
+    *,
+    original: str | None = None,
+    parent: Normalised | None = None,
+) -> Normalised:
+    """Apply non-overlapping, ordered edits (start, end, replacement) to `source`.
+
+    A replacement is a string (the whole output maps to the whole [start, end)) or segments
+    (output, rel_start, rel_end) for finer maps. Untouched stretches map one to one.
+    """
+    chunks: list[str] = []
+    out_starts: list[int] = []
+    src_starts: list[int] = []
+    src_ends: list[int] = []
+    linear: list[bool] = []
+    out_pos = 0
+    src_pos = 0
+
+    def copy(upto: int) -> None:
+        nonlocal out_pos, src_pos
+        if upto > src_pos:
+            chunks.append(source[src_pos:upto])
+            out_starts.append(out_pos)
+            src_starts.append(src_pos)
+            src_ends.append(upto)
+            linear.append(True)
+            out_pos += upto - src_pos
+        src_pos = max(src_pos, upto)
+
+    changed = False
+    for start, end, replacement in edits:
+        if start < src_pos:
+            continue
+        copy(start)
+        if isinstance(replacement, str):
+            if replacement == source[start:end]:
+                copy(end)
+                continue
+            changed = True
+            if replacement:
+                chunks.append(replacement)
+                out_starts.append(out_pos)
+                src_starts.append(start)
+                src_ends.append(end)
+                linear.append(len(replacement) == end - start)
+                out_pos += len(replacement)
+        else:
+            changed = True
+            for out, rel_start, rel_end in replacement:
+                if not out:
+                    continue
+                chunks.append(out)
+                out_starts.append(out_pos)
+                src_starts.append(start + rel_start)
+                src_ends.append(start + rel_end)
+                linear.append(len(out) == rel_end - rel_start)
+                out_pos += len(out)
+        src_pos = end
+    if not changed:
+        return Normalised(source, original if original is not None else source, _parent=parent)
+    copy(len(source))
+    return Normalised(
+        "".join(chunks),
+        original if original is not None else source,
+        out_starts,
+        src_starts,
+        src_ends,
+        linear,
+        parent,
+    )
+
+
+def _chain(step: Normalised, previous: Normalised) -> Normalised:
+    """`step` rewrote previous.text; give it previous as parent (skipping identity steps)."""
+    if step.text == previous.text and not step._out_starts:
+        return previous
+    if previous.identity:
+        return Normalised(
+            step.text, previous.original, step._out_starts, step._src_starts, step._src_ends,
+            step._linear, None,
+        )
+    return Normalised(
+        step.text, previous.original, step._out_starts, step._src_starts, step._src_ends,
+        step._linear, previous,
+    )
+
+
+def apply(previous: Normalised, pattern: re.Pattern, replace: Callable[[re.Match], object]) -> Normalised:
+    """Rewrite previous.text at every match of `pattern` (replace returns str, segments or None)."""
+    edits = []
+    for match in pattern.finditer(previous.text):
+        replacement = replace(match)
+        if replacement is not None:
+            edits.append((match.start(), match.end(), replacement))
+    if not edits:
+        return previous
+    return _chain(rewrite(previous.text, edits), previous)
+
+
+# --- step 1: HTML ---------------------------------------------------------------------------
+
+_INLINE_TAGS = frozenset("a b i u s em strong span font small big sub sup mark abbr code".split())
+_HTML = re.compile(
+    r"&(?:#[0-9]{1,7};?|#[xX][0-9a-fA-F]{1,6};?|[a-zA-Z][a-zA-Z0-9]{1,31};)"
+    r"|<(/?)([a-zA-Z][a-zA-Z0-9]{0,15})(?:\s[^<>]{0,300})?/?>"
+    r"|<!--[^>]{0,2000}?-->"
+)
+
+
+def _html_replacement(match: re.Match) -> str:
+    token = match.group(0)
+    if token[0] == "&":
+        decoded = html.unescape(token)
+        return decoded if decoded != token else token
+    tag = (match.group(2) or "").lower()
+    return "" if tag in _INLINE_TAGS else " "
+
+
+# --- step 2: characters ---------------------------------------------------------------------
+
+_CONFUSABLES = {
+    # Cyrillic and Greek letters that look like Latin ones (subset of Unicode TR39 confusables)
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
+    "с": "c", "т": "t", "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j", "ѕ": "s", "ԁ": "d",
+    "ԛ": "q", "ԝ": "w", "ɡ": "g", "ɩ": "i", "ı": "i", "ο": "o", "α": "a", "ε": "e", "ι": "i",
+    "κ": "k", "ν": "v", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ѡ": "w", "ɑ": "a",
+    "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C",
+    "Т": "T", "Х": "X", "І": "I", "Ј": "J", "Ѕ": "S", "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z",
+    "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y",
+    "Χ": "X", "ß": "ss",
+    # punctuation that stands in for ASCII
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "\u00b4": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"',
+    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-",
+    "\u2212": "-", "\u2043": "-", "\u00b7": "\u00b7", "\u2044": "/", "\u2215": "/",
+    "\U0001f51f": "10",  # keycap ten
+    "\u20e3": "",  # combining enclosing keycap
+}
+_KEEP_SYMBOLS = frozenset("\u00b7\u2022")
+
+
+@lru_cache(maxsize=8192)
+def fold_char(ch: str) -> str:
+    """What one non-ASCII character becomes: ASCII where it has an ASCII look-alike."""
+    if ch in _CONFUSABLES:
+        return _CONFUSABLES[ch]
+    if ch in _KEEP_SYMBOLS:
+        return ch
+    category = unicodedata.category(ch)
+    if category in ("Mn", "Me", "Cf", "Cs", "Co", "Cn") or 0xFE00 <= ord(ch) <= 0xFE0F:
+        return ""
+    if category == "Cc":
+        return " " if ch in "\t\n\r\x0b\x0c\x85" else ""
+    if category in ("Zs",):
+        return " "
+    if category in ("Zl", "Zp"):
+        return "\n"
+    decomposed = unicodedata.normalize("NFKD", ch)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    if stripped and stripped != ch:
+        folded = "".join(c if c.isascii() else fold_char(c) if c != ch else c for c in stripped)
+        if folded and (folded.isascii() or len(folded) <= 3):
+            return _lower_safe(folded)
+    digit = unicodedata.digit(ch, None)
+    if digit is not None:
+        return str(digit)
+    return _lower_safe(ch)
+
+
+def _lower_safe(text: str) -> str:
+    """Keep `text`, unless lowercasing it would change its length (then lowercase it now)."""
+    return text if len(text.lower()) == len(text) else text.lower()
+
+
+_SPECIAL_CHARS = re.compile(r"[^\x09\x0a\x0d\x20-\x7e]")
+
+
+def _char_replacement(match: re.Match) -> str:
+    return fold_char(match.group(0))
+
+
+# --- step 3: spaced-out letters ---------------------------------------------------------------
+
+_SPACED = re.compile(
+    r"(?<![^\W_])[^\W_](?:(?:[ .*_\-]|  {1,3}| ?[/|] ?)[^\W_](?![^\W_])){2,200}(?![^\W_])"
+)
+_SINGLE_SEP = re.compile(r"[ .*_\-]")
+
+
+def _spaced_replacement(match: re.Match) -> Segments | None:
+    run = match.group(0)
+    segments: Segments = []
+    i = 0
+    n = len(run)
+    while i < n:
+        ch = run[i]
+        if ch.isalnum():
+            segments.append((ch, i, i + 1))
+            i += 1
+            continue
+        j = i
+        while j < n and not run[j].isalnum():
+            j += 1
+        if j - i > 1 or not _SINGLE_SEP.fullmatch(run[i:j]):
+            segments.append((" ", i, j))
+        i = j
+    return segments
 
 
 def normalise(text: str) -> Normalised:
-    truncated = len(text) > MAX_TEXT_CHARS
-    text = text[:MAX_TEXT_CHARS]
-    text = unicodedata.normalize("NFKC", html.unescape(text))
-    return Normalised(_ZERO_WIDTH.sub("", text), truncated)
+    """Undo HTML, Unicode and spacing obfuscation; see the module docstring."""
+    if not isinstance(text, str):
+        text = "" if text is None else str(text)
+    norm = Normalised(text, text)
+    if "&" in text or "<" in text:
+        for _ in range(2):  # double-encoded entities ("&amp;#55;")
+            before = norm.text
+            norm = apply(norm, _HTML, _html_replacement)
+            if norm.text == before or "&" not in norm.text:
+                break
+    if not norm.text.isascii() or _has_controls(norm.text):
+        norm = apply(norm, _SPECIAL_CHARS, _char_replacement)
+    norm = apply(norm, _SPACED, _spaced_replacement)
+    return norm
+
+
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _has_controls(text: str) -> bool:
+    return _CONTROLS.search(text) is not None
+
+
+# --- numbers: words and look-alike letters become digits -------------------------------------
+
+_UNITS = {
+    "zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
+    "six": "6", "seven": "7", "eight": "8", "nine": "9",
+    "cero": "0", "uno": "1", "dos": "2", "tres": "3", "cuatro": "4", "cinco": "5", "seis": "6",
+    "siete": "7", "ocho": "8", "nueve": "9",
+}
+_TEENS = {
+    "ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13", "fourteen": "14",
+    "fifteen": "15", "sixteen": "16", "seventeen": "17", "eighteen": "18", "nineteen": "19",
+    "diez": "10", "doce": "12", "trece": "13", "catorce": "14", "quince": "15",
+    "dieciseis": "16", "diecisiete": "17", "dieciocho": "18", "diecinueve": "19",
+    "veinte": "20",
+    "veintiuno": "21", "veintidos": "22", "veintitres": "23", "veinticuatro": "24",
+    "veinticinco": "25", "veintiseis": "26", "veintisiete": "27", "veintiocho": "28",
+    "veintinueve": "29",
+}
+_TENS = {
+    "twenty": "2", "thirty": "3", "forty": "4", "fourty": "4", "fifty": "5", "sixty": "6",
+    "seventy": "7", "eighty": "8", "ninety": "9",
+    "treinta": "3", "cuarenta": "4", "cincuenta": "5", "sesenta": "6", "setenta": "7",
+    "ochenta": "8", "noventa": "9",
+}
+_HUNDREDS = {
+    "cien": "1", "ciento": "1", "doscientos": "2", "trescientos": "3", "cuatrocientos": "4",
+    "quinientos": "5", "seiscientos": "6", "setecientos": "7", "ochocientos": "8",
+    "novecientos": "9",
+}
+_REPEAT = {"double": 2, "triple": 3, "doble": 2}
+_NUMBER_WORDS = {**_UNITS, **_TEENS, **_TENS, **_HUNDREDS, "hundred": "", **_REPEAT}
+_WORD_ALT = "|".join(sorted((re.escape(w.strip()) for w in _NUMBER_WORDS), key=len, reverse=True))
+_WORD_SPLIT = re.compile(_WORD_ALT)
+_NUMBER_RUN = re.compile(
+    rf"(?<![a-z])(?:{_WORD_ALT}){{1,16}}"
+    rf"(?:(?:[ \-]{{1,3}}|[ \-]{{0,2}}\b(?:and|y|o)\b[ \-]{{1,2}})(?:{_WORD_ALT}){{1,16}}){{0,24}}"
+    rf"(?![a-z])"
+)
+_LEET_DIGITS = {"o": "0", "l": "1", "i": "1"}
+_LEET_TOKEN = re.compile(r"(?<![a-z0-9])(?=[0-9oli]{0,40}[0-9])[0-9]{0,40}[oli][0-9oli]{0,40}(?![a-z0-9])")
+_NUMERIC = re.compile(rf"(?P<words>{_NUMBER_RUN.pattern})|(?P<leet>{_LEET_TOKEN.pattern})")
+_WORD_OR_SEP = re.compile(rf"(?P<w>{_WORD_ALT})|(?P<sep>[^a-z]+|\b(?:and|y|o)\b)")
+
+
+def _words_to_digits(run: str) -> Segments:
+    """Turn a run of number words (with their separators) into digit segments."""
+    tokens = [(m.group(0), m.start(), m.end(), m.lastgroup == "w") for m in _WORD_OR_SEP.finditer(run)]
+    out: Segments = []
+
+    def following(k: int) -> tuple[int, str] | None:
+        """The token index of the next word after token k and the gap text before it."""
+        j = k + 1
+        gap = ""
+        while j < len(tokens) and not tokens[j][3]:
+            gap += tokens[j][0]
+            j += 1
+        return (j, gap.strip(" -")) if j < len(tokens) else None
+
+    k = 0
+    while k < len(tokens):
+        text, start, end, is_word = tokens[k]
+        if not is_word:
+            out.append(("0" if text == "o" else text, start, end))
+            k += 1
+            continue
+        nxt = following(k)
+        nxt_word = tokens[nxt[0]][0] if nxt else ""
+        joined = nxt is not None and nxt[1] in ("", "y", "and")
+        if text in _REPEAT and joined and nxt_word in _UNITS:
+            out.append((_UNITS[nxt_word] * _REPEAT[text], start, tokens[nxt[0]][2]))
+            k = nxt[0] + 1
+        elif text in _TENS:
+            if joined and nxt_word in _UNITS and _UNITS[nxt_word] != "0":
+                out.append((_TENS[text] + _UNITS[nxt_word], start, tokens[nxt[0]][2]))
+                k = nxt[0] + 1
+            else:
+                out.append((_TENS[text] + "0", start, end))
+                k += 1
+        elif text in _UNITS and joined and nxt_word == "hundred" and _UNITS[text] != "0":
+            value, stop, k = int(_UNITS[text]) * 100, tokens[nxt[0]][2], nxt[0] + 1
+            rest = following(nxt[0])
+            if rest is not None and rest[1] in ("", "and"):
+                word = tokens[rest[0]][0]
+                if word in _TEENS:
+                    value, stop, k = value + int(_TEENS[word]), tokens[rest[0]][2], rest[0] + 1
+                elif word in _TENS:
+                    value, stop, k = value + 10 * int(_TENS[word]), tokens[rest[0]][2], rest[0] + 1
+                    unit = following(rest[0])
+                    if unit is not None and unit[1] == "" and tokens[unit[0]][0] in _UNITS:
+                        value += int(_UNITS[tokens[unit[0]][0]])
+                        stop, k = tokens[unit[0]][2], unit[0] + 1
+                elif word in _UNITS and rest[1] == "and":
+                    value, stop, k = value + int(_UNITS[word]), tokens[rest[0]][2], rest[0] + 1
+            out.append((str(value), start, stop))
+        elif text in _HUNDREDS:
+            out.append((_HUNDREDS[text] + "00", start, end))
+            k += 1
+        else:
+            out.append((_UNITS.get(text) or _TEENS.get(text) or text, start, end))
+            k += 1
+    return out
+
+
+def _numeric_replacement(match: re.Match) -> Segments | str | None:
+    if match.lastgroup == "leet":
+        token = match.group(0)
+        return "".join(_LEET_DIGITS.get(c, c) for c in token)
+    run = match.group(0)
+    if run in ("o", "oh"):
+        return None  # a lone "o" or "oh" is a word, not a zero
+    return _words_to_digits(run)
+
+
+def numeric_view(norm: Normalised) -> Normalised:
+    """Lowercase view of `norm` with number words and digit look-alikes turned into digits.
+
+    The view's parent is `norm` lowercased (same offsets as `norm.text`), so `to_parent` maps
+    a view span onto `norm.text` and `span` onto the original text.
+    """
+    lowered = Normalised(
+        norm.lower, norm.original, norm._out_starts, norm._src_starts, norm._src_ends,
+        norm._linear, norm._parent,
+    )
+    edits = []
+    for match in _NUMERIC.finditer(lowered.text):
+        replacement = _numeric_replacement(match)
+        if replacement is not None:
+            edits.append((match.start(), match.end(), replacement))
+    step = rewrite(lowered.text, edits)
+    return Normalised(
+        step.text, norm.original, step._out_starts, step._src_starts, step._src_ends,
+        step._linear, lowered,
+    )
+
+
+# --- template text -----------------------------------------------------------------------------
+
+_SPACES = re.compile(r"\s+")
+_DIGIT_RUN = re.compile(r"[0-9]+(?:[.,][0-9]+)*")
 
 
 def template_text(title: str, body: str) -> str:
-    text = normalise(f"{title}\n{body}").text.lower()
-    for pattern, placeholder in _PLACEHOLDERS:
-        text = pattern.sub(placeholder, text)
-    return text
+    """Normalised, lowercased title and body with contacts and numbers replaced by placeholders.
+
+    Phones become <phone>, emails <email>, handles <handle>, URLs <url> and any other number
+    <num>, so ads posted from one template under different contacts share their words.
+    """
+    from detectors.entities import analyse_field, placeholder_spans  # entities builds on this
+
+    parts = []
+    for text in (title, body):
+        text = text[:MAX_FIELD_CHARS] if isinstance(text, str) else ""
+        norm, view = analyse_field(text)
+        lowered = norm.lower
+        pieces = []
+        pos = 0
+        for start, end, label in placeholder_spans(norm, view):
+            if start < pos:
+                continue
+            pieces.append(lowered[pos:start])
+            pieces.append(f" <{label}> ")
+            pos = end
+        pieces.append(lowered[pos:])
+        parts.append(_DIGIT_RUN.sub(" <num> ", "".join(pieces)))
+    return _SPACES.sub(" ", " ".join(parts)).strip()

@@ -49,11 +49,13 @@ def create_app(settings: Settings | None = None, *, model_path: str | None = Non
     topics = settings.topics
     partitions = settings.partitions
     app_id = app_id_for(settings)
+    datadir = settings.stack_dir / "faust" / app_id
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="rocksdb://",
-        datadir=str(settings.stack_dir / "faust" / app_id),
+        datadir=str(datadir),
         topic_partitions=partitions,
         topic_replication_factor=1,
         topic_allow_declare=True,
@@ -134,7 +136,7 @@ def create_app(settings: Settings | None = None, *, model_path: str | None = Non
                     continue
                 ad_id = parsed["ad_id"]
                 position = f"{message.partition}:{message.offset}"
-                first = seen_ads[ad_id]
+                first = seen_ads.get(ad_id)
                 if first is not None and first != position:
                     await send_dead_letter(
                         dead_letter(stage="validate", error_code="duplicate_ad_id",

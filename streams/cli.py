@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "streams.generate",
     "streams.evaluate",
     "streams.demo",
+    "streams.bench",
 ]
 
 

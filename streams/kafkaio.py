@@ -21,8 +21,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def read_topic(bootstrap: str, topic: str, *, until: Callable[[list[dict]], bool],
-               timeout_s: float = 120.0, progress: bool = False) -> list[dict]:
-    """Every JSON record on `topic` from the start, until `until(records)` or the time-out."""
+               timeout_s: float = 120.0, progress: bool = False,
+               abort_if: Callable[[], str | None] | None = None) -> list[dict]:
+    """Every JSON record on `topic` from the start, until `until(records)` or the time-out.
+    `abort_if()` returning a message stops early with RuntimeError (e.g. the worker died)."""
     consumer = KafkaConsumer(
         topic, bootstrap_servers=bootstrap, group_id=f"test-{uuid.uuid4().hex}",
         auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=1000,
@@ -35,6 +37,8 @@ def read_topic(bootstrap: str, topic: str, *, until: Callable[[list[dict]], bool
                 records.append(json.loads(message.value))
             if until(records):
                 break
+            if abort_if is not None and (why := abort_if()):
+                raise RuntimeError(why)
             if progress:
                 print(f"read {len(records)} records from {topic}", file=sys.stderr)
     finally:
@@ -49,6 +53,15 @@ def produce(bootstrap: str, topic: str, items: list[tuple[bytes | None, bytes]])
         producer.send(topic, key=key, value=value)
     producer.flush()
     producer.close()
+
+
+def worker_death(proc: subprocess.Popen, log_path: Path) -> Callable[[], str | None]:
+    """For `abort_if`: a message with the log's tail once the worker process has exited."""
+    def check() -> str | None:
+        if proc.poll() is None:
+            return None
+        return f"worker exited with {proc.returncode}: {log_path.read_text(errors='replace')[-2000:]}"
+    return check
 
 
 @contextmanager

@@ -15,7 +15,7 @@ import pytest
 
 from streams.config import load_settings
 from streams.generate import generate_ads
-from streams.kafkaio import produce, read_topic, running_worker
+from streams.kafkaio import produce, read_topic, running_worker, worker_death
 from streams.topics import ensure_topics
 
 N_ADS = 1000
@@ -63,8 +63,10 @@ def test_every_ad_is_scored_once_or_dead_lettered_and_planted_alerts_arrive(
     produce(stack.kafka_bootstrap, settings.topics.raw, records)
 
     expected_ids = {ad["ad_id"] for ad in corpus} | {"bad-image"}
-    with running_worker({"VIGIL_TOPIC_PREFIX": topic_prefix}, tmp_path / "worker.log"):
+    log_path = tmp_path / "worker.log"
+    with running_worker({"VIGIL_TOPIC_PREFIX": topic_prefix}, log_path) as worker:
         scored = read_topic(stack.kafka_bootstrap, settings.topics.scored, timeout_s=300,
+                            abort_if=worker_death(worker, log_path),
                             until=lambda recs: {r["ad_id"] for r in recs} >= expected_ids)
         dlq = read_topic(stack.kafka_bootstrap, settings.topics.dlq, timeout_s=60,
                          until=lambda recs: len(recs) >= len(bad) + 1)
