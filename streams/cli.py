@@ -21,6 +21,9 @@ COMMAND_MODULES = [
     "streams.generate",
     "streams.evaluate",
     "streams.demo",
+    "streams.dispatch",
+    "streams.webhooks",
+    "streams.webhook_sink",
     "streams.bench",
 ]
 
