@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     for noisy in ("kafka", "aiokafka"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+        logging.getLogger(noisy).setLevel(logging.DEBUG if args.verbose else logging.ERROR)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -173,6 +173,11 @@ def _ensure_model(args) -> None:
     path = REPO_ROOT / DEFAULT_MODEL_PATH
     if path.exists():
         return
+    import importlib.util
+
+    if importlib.util.find_spec("streams.model_cli") is None:
+        print("demo: no text model trainer in this build; scoring without the model", flush=True)
+        return
     print("demo: training the text model (first run only)…", flush=True)
     from streams.model_cli import train_default_model
 
