@@ -11,6 +11,7 @@ import importlib
 
 BENCHMARKS = [
     "streams.bench_text",
+    "streams.bench_dispatch",
 ]
 
 

@@ -21,7 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
+import aiohttp
 import redis.asyncio as aioredis
 import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -119,14 +119,14 @@ class Dispatcher:
         self.inflight: dict[TopicPartition, dict[int, Pending]] = defaultdict(dict)
         self.committed: dict[TopicPartition, int] = {}
         self._stop = asyncio.Event()
+        self.ready = asyncio.Event()  # set once partitions are assigned
         self.rng = random.Random()
 
     # ------------------------------------------------------------ lifecycle
 
     async def run(self) -> None:
         self.redis = aioredis.Redis.from_url(self.settings.redis_url)
-        self.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0),
-                                      limits=httpx.Limits(max_connections=100))
+        self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200))
         self.producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap,
                                          acks="all", enable_idempotence=True)
         self.consumer = AIOKafkaConsumer(
@@ -142,6 +142,8 @@ class Dispatcher:
         try:
             while not self._stop.is_set():
                 batches = await self.consumer.getmany(timeout_ms=100, max_records=500)
+                if not self.ready.is_set() and self.consumer.assignment():
+                    self.ready.set()
                 for tp, messages in batches.items():
                     for message in messages:
                         await self._accept(tp, message)
@@ -152,7 +154,7 @@ class Dispatcher:
                 await self._commit()
             await self.consumer.stop()
             await self.producer.stop()
-            await self.http.aclose()
+            await self.http.close()
             await self.redis.aclose()
 
     def stop(self) -> None:
@@ -246,9 +248,12 @@ class Dispatcher:
             await asyncio.sleep(self.buckets[dest.name].wait_s(time.monotonic()))
             retry_in = None
             try:
-                resp = await self.http.post(dest.url, content=body, headers=sign(dest.secret, msg_id, body),
-                                            timeout=dest.timeout_s)
-                status = resp.status_code
+                async with self.http.post(dest.url, data=body.encode(),
+                                          headers=sign(dest.secret, msg_id, body),
+                                          timeout=aiohttp.ClientTimeout(total=dest.timeout_s)) as resp:
+                    status = resp.status
+                    retry_header = resp.headers.get("retry-after")
+                    await resp.read()
                 if 200 <= status < 300:
                     self.breakers[dest.name].record(True, time.monotonic())
                     await self._mark_delivered(dest, alerts, pendings)
@@ -262,10 +267,10 @@ class Dispatcher:
                     last_error += " (not retryable)"
                     break
                 if status in (429, 503):
-                    retry_in = retry_after_s(resp.headers.get("retry-after"))
-            except httpx.TimeoutException:
+                    retry_in = retry_after_s(retry_header)
+            except TimeoutError:
                 last_error = f"time-out after {dest.timeout_s} s"
-            except httpx.TransportError as exc:
+            except aiohttp.ClientError as exc:
                 last_error = f"{type(exc).__name__}: {exc}"[:300]
             self.breakers[dest.name].record(False, time.monotonic())
             DELIVERED.labels(dest.name, "retry").inc()
