@@ -1,4 +1,10 @@
-"""Hash banks (minimal): entries with case ids, PDQ matching with dihedral variants."""
+"""Hash banks: named sets of photo hashes (e.g. `missing_children`, `previously_flagged`).
+
+An entry carries its case id, source and date, and the hashes of the photo's eight dihedral
+variants (flips and 90° rotations), so a mirrored or rotated re-post still matches. Matching
+goes through `HammingIndex` per hash type; a query whose PDQ quality is under 50 is not
+matched by PDQ (low-information images match everything).
+"""
 
 from __future__ import annotations
 
@@ -6,45 +12,80 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-PDQ_THRESHOLD = 31
-PDQ_MIN_QUALITY = 50
+from detectors.hashindex import HammingIndex, hex_codes
+from detectors.images import PDQ_MIN_QUALITY
+
+# Distances at or under which a hash type counts as a match. PDQ 31 is ThreatExchange's
+# default; the 64-bit hashes are kept tight because their false-positive rate rises fast
+# (see `vigil bench images`, which measures the threshold at FPR <= 1e-4).
+THRESHOLDS = {"pdq": 31, "dhash": 6, "phash": 6}
+BITS = {"pdq": 256, "dhash": 64, "phash": 64}
 
 
 @dataclass(frozen=True)
 class BankEntry:
     bank: str
     entry_id: str
-    case_id: str | None
-    source: str | None
-    date: str | None
-    pdq_variants: tuple[str, ...]
+    case_id: str | None = None
+    source: str | None = None
+    date: str | None = None
+    variants: tuple[dict, ...] = ()  # hashes of the dihedral variants: {pdq, phash, dhash, ...}
+
+    def as_record(self) -> dict:
+        return {"bank": self.bank, "entry_id": self.entry_id, "case_id": self.case_id,
+                "source": self.source, "date": self.date, "variants": list(self.variants)}
+
+    @classmethod
+    def from_record(cls, rec: dict) -> BankEntry:
+        return cls(rec["bank"], rec["entry_id"], rec.get("case_id"), rec.get("source"),
+                   rec.get("date"), tuple(rec.get("variants", ())))
 
 
 @dataclass
 class BankSet:
+    """All bank entries with one Hamming index per hash type."""
+
     entries: list[BankEntry] = field(default_factory=list)
+    thresholds: dict[str, int] = field(default_factory=lambda: dict(THRESHOLDS))
 
     def __post_init__(self) -> None:
-        self._rebuild()
+        self._indexes = {kind: HammingIndex(bits) for kind, bits in BITS.items()}
+        for kind in BITS:
+            hexes, labels = [], []
+            for label, entry in enumerate(self.entries):
+                for variant in entry.variants:
+                    if kind == "pdq" and variant.get("pdq_quality", 100) < PDQ_MIN_QUALITY:
+                        continue
+                    if variant.get(kind):
+                        hexes.append(variant[kind])
+                        labels.append(label)
+            if hexes:
+                self._indexes[kind].add(hex_codes(hexes, BITS[kind]), np.array(labels))
 
-    def _rebuild(self) -> None:
-        rows, owners = [], []
-        for i, e in enumerate(self.entries):
-            for h in e.pdq_variants:
-                rows.append(np.frombuffer(bytes.fromhex(h), dtype=np.uint8))
-                owners.append(i)
-        self._codes = np.array(rows, dtype=np.uint8).reshape(-1, 32)
-        self._owners = np.array(owners, dtype=np.int64)
+    def __len__(self) -> int:
+        return len(self.entries)
 
     def match(self, hashes: dict) -> list[dict]:
-        if not len(self._codes) or hashes.get("pdq_quality", 0) < PDQ_MIN_QUALITY:
-            return []
-        q = np.frombuffer(bytes.fromhex(hashes["pdq"]), dtype=np.uint8)
-        dist = np.unpackbits(self._codes ^ q, axis=1).sum(axis=1)
-        best: dict[int, int] = {}
-        for idx in np.nonzero(dist <= PDQ_THRESHOLD)[0]:
-            owner = int(self._owners[idx])
-            best[owner] = min(best.get(owner, 999), int(dist[idx]))
-        return [{"bank": self.entries[o].bank, "entry_id": self.entries[o].entry_id,
-                 "case_id": self.entries[o].case_id, "hash_type": "pdq", "distance": d}
-                for o, d in sorted(best.items(), key=lambda kv: kv[1])]
+        """Bank entries matching an image's hashes: one row per entry, its closest hash type."""
+        found: dict[int, tuple[str, int]] = {}
+        for kind in ("pdq", "dhash", "phash"):
+            if not hashes.get(kind):
+                continue
+            if kind == "pdq" and hashes.get("pdq_quality", 0) < PDQ_MIN_QUALITY:
+                continue
+            query = bytes.fromhex(hashes[kind])
+            for label, distance in self._indexes[kind].search(query, self.thresholds[kind]):
+                if label not in found:
+                    found[label] = (kind, distance)
+        rows = []
+        for label, (kind, distance) in sorted(found.items(), key=lambda kv: kv[1][1]):
+            entry = self.entries[label]
+            rows.append({"bank": entry.bank, "entry_id": entry.entry_id, "case_id": entry.case_id,
+                         "source": entry.source, "hash_type": kind, "distance": distance})
+        return rows
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for entry in self.entries:
+            out[entry.bank] = out.get(entry.bank, 0) + 1
+        return out

@@ -191,11 +191,9 @@ def create_app(settings: Settings | None = None, *, model_path: str | None = Non
 
 
 def _start_live_banks(settings: Settings, client: redis.Redis):
-    """Hash banks kept current from Redis by a background refresher (None if unavailable)."""
-    try:
-        from streams.banks import LiveBanks
-    except ImportError:
-        return None
+    """Hash banks kept current from Redis by a background refresher."""
+    from streams.banks import LiveBanks
+
     banks = LiveBanks(client, prefix=redis_prefix(settings))
     banks.start()
     return banks

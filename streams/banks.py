@@ -1,4 +1,10 @@
-"""Hash banks in Redis (minimal): add/list/remove/match, and a live copy every worker refreshes."""
+"""Hash banks in Redis (AOF on), kept live in every worker, and the `vigil bank` commands.
+
+Entries live in one Redis hash per deployment prefix; every change bumps a version counter and
+publishes on a channel. `LiveBanks` reloads its in-process index within a second of a change
+(pub/sub wakes it; the version is also polled, so a missed message only delays it), without a
+restart.
+"""
 
 from __future__ import annotations
 
@@ -9,98 +15,127 @@ import threading
 from pathlib import Path
 
 import redis
-from PIL import Image, ImageOps
+from PIL import Image
 
 from detectors.banks import BankEntry, BankSet
-from detectors.images import decode_image, hash_image
+from detectors.images import ImageFetchError, decode_image, dihedral_hashes
 from streams.errors import CliError
 
 log = logging.getLogger(__name__)
 
-
-def dihedral_pdq(img: Image.Image) -> tuple[str, ...]:
-    variants = []
-    for base in (img, ImageOps.mirror(img)):
-        for angle in (0, 90, 180, 270):
-            variants.append(hash_image(base.rotate(angle, expand=True))["pdq"])
-    return tuple(dict.fromkeys(variants))
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
 
 
-def entries_from_path(bank: str, path: Path) -> list[BankEntry]:
+def entry_for_image(bank: str, entry_id: str, img: Image.Image, *, case_id: str | None = None,
+                    source: str | None = None, date: str | None = None) -> BankEntry:
+    return BankEntry(bank, entry_id, case_id, source, date, tuple(dihedral_hashes(img)))
+
+
+def entries_from_path(bank: str, path: Path, *, case_id: str | None = None,
+                      source: str | None = None) -> list[BankEntry]:
+    """Entries from a directory of images (or its manifest.csv) or a CSV manifest with columns
+    entry_id, case_id, source, date, file (file relative to the CSV)."""
     path = Path(path)
+    if path.is_dir() and (path / "manifest.csv").exists():
+        path = path / "manifest.csv"
     if path.is_dir():
-        manifest = path / "manifest.csv"
-        if manifest.exists():
-            return entries_from_path(bank, manifest)
-        rows = [{"entry_id": p.stem, "file": p.name} for p in sorted(path.iterdir()) if p.is_file()]
+        rows = [{"entry_id": p.stem, "file": p.name, "case_id": case_id, "source": source}
+                for p in sorted(path.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
         base = path
-    elif path.suffix == ".csv":
-        with open(path, newline="") as fh:
+    elif path.suffix.lower() == ".csv":
+        with open(path, newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
+        missing = {"entry_id", "file"} - set(rows[0] if rows else {})
+        if missing:
+            raise CliError(f"{path}: CSV needs columns entry_id and file (missing {missing})")
         base = path.parent
     else:
         raise CliError(f"{path}: give a directory of images or a CSV manifest")
+    if not rows:
+        raise CliError(f"{path}: no images found")
     entries = []
-    for row in rows:
-        img = decode_image((base / row["file"]).read_bytes())
-        entries.append(BankEntry(bank, row["entry_id"], row.get("case_id"), row.get("source"),
-                                 row.get("date"), dihedral_pdq(img)))
+    for number, row in enumerate(rows, start=1):
+        file = base / row["file"]
+        try:
+            img = decode_image(file.read_bytes())
+        except FileNotFoundError as exc:
+            raise CliError(f"{path} row {number}: no such file {file}") from exc
+        except ImageFetchError as exc:
+            raise CliError(f"{path} row {number}: {file} is not usable: {exc.detail}") from exc
+        entries.append(entry_for_image(bank, row["entry_id"], img,
+                                       case_id=row.get("case_id") or case_id,
+                                       source=row.get("source") or source, date=row.get("date")))
     return entries
 
 
 class BankStore:
+    """CRUD for bank entries in Redis."""
+
     def __init__(self, client: redis.Redis, prefix: str = "vigil:") -> None:
-        self.client, self.key, self.version_key = client, f"{prefix}banks", f"{prefix}banks:version"
+        self.client = client
+        self.key = f"{prefix}banks"
+        self.version_key = f"{prefix}banks:version"
+        self.channel = f"{prefix}banks:changed"
+
+    def _changed(self) -> None:
+        version = self.client.incr(self.version_key)
+        self.client.publish(self.channel, version)
 
     def add_entries(self, entries: list[BankEntry]) -> int:
-        for e in entries:
-            self.client.hset(self.key, f"{e.bank}/{e.entry_id}", json.dumps(e.__dict__))
-        self.client.incr(self.version_key)
+        if entries:
+            self.client.hset(self.key, mapping={f"{e.bank}/{e.entry_id}": json.dumps(e.as_record())
+                                                for e in entries})
+            self._changed()
         return len(entries)
 
-    def add_from_path(self, bank: str, path) -> int:
-        return self.add_entries(entries_from_path(bank, Path(path)))
+    def add_from_path(self, bank: str, path, **kw) -> int:
+        return self.add_entries(entries_from_path(bank, Path(path), **kw))
 
     def remove(self, bank: str, entry_id: str) -> bool:
-        removed = self.client.hdel(self.key, f"{bank}/{entry_id}")
-        self.client.incr(self.version_key)
-        return bool(removed)
+        removed = bool(self.client.hdel(self.key, f"{bank}/{entry_id}"))
+        if removed:
+            self._changed()
+        return removed
 
     def version(self) -> int:
         return int(self.client.get(self.version_key) or 0)
 
     def load_all(self) -> BankSet:
-        entries = []
-        for raw in self.client.hvals(self.key):
-            d = json.loads(raw)
-            d["pdq_variants"] = tuple(d["pdq_variants"])
-            entries.append(BankEntry(**d))
-        return BankSet(entries)
+        return BankSet([BankEntry.from_record(json.loads(raw)) for raw in self.client.hvals(self.key)])
 
 
 class LiveBanks:
-    """A BankSet kept current: reloaded within a second of any change, no restart."""
+    """A BankSet kept current in the background; read `.current` for the latest."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "vigil:", interval_s: float = 1.0) -> None:
-        self.store, self.interval_s = BankStore(client, prefix), interval_s
-        self._version = -1
+    def __init__(self, client: redis.Redis, prefix: str = "vigil:", poll_s: float = 1.0) -> None:
+        self.store = BankStore(client, prefix)
+        self.poll_s = poll_s
         self.current = BankSet([])
+        self._version = -1
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def refresh(self) -> None:
+    def refresh(self) -> bool:
         version = self.store.version()
-        if version != self._version:
-            self.current = self.store.load_all()
-            self._version = version
-            log.info("hash banks reloaded: %d entries (version %d)", len(self.current.entries), version)
+        if version == self._version:
+            return False
+        self.current = self.store.load_all()
+        self._version = version
+        log.info("hash banks reloaded: %s (version %d)", self.current.counts(), version)
+        return True
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.refresh()
-            except redis.RedisError:
-                log.warning("hash banks: Redis unavailable, keeping the last copy")
+        pubsub = self.store.client.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(self.store.channel)
+        try:
+            while not self._stop.is_set():
+                pubsub.get_message(timeout=self.poll_s)  # wakes at once on a change
+                try:
+                    self.refresh()
+                except redis.RedisError:
+                    log.warning("hash banks: Redis unavailable, keeping the last copy")
+        finally:
+            pubsub.close()
 
     def start(self) -> None:
         self.refresh()
@@ -112,12 +147,87 @@ class LiveBanks:
 
 
 def load_bank_file(path: str) -> BankSet:
-    """Banks for `vigil score`: a JSON lines export of entries."""
-    entries = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                d = json.loads(line)
-                d["pdq_variants"] = tuple(d["pdq_variants"])
-                entries.append(BankEntry(**d))
-    return BankSet(entries)
+    """Banks for `vigil score` without Redis: JSON lines of entries (`vigil bank export`)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return BankSet([BankEntry.from_record(json.loads(line)) for line in fh if line.strip()])
+    except FileNotFoundError as exc:
+        raise CliError(f"no such bank file: {path}") from exc
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def _store() -> BankStore:
+    from streams.config import load_settings
+    from streams.runtime import redis_prefix
+    from streams.stack import ensure_stack
+
+    settings = load_settings()
+    ensure_stack(settings)
+    return BankStore(redis.Redis.from_url(settings.redis_url), redis_prefix(settings))
+
+
+def _cmd_bank(args) -> int:
+    if args.action == "add":
+        added = _store().add_from_path(args.name, Path(args.path), case_id=args.case_id,
+                                       source=args.source)
+        print(f"bank {args.name}: {added} entries added (8 dihedral variants each)")
+        return 0
+    if args.action == "list":
+        banks = _store().load_all()
+        for entry in sorted(banks.entries, key=lambda e: (e.bank, e.entry_id)):
+            print(f"{entry.bank}\t{entry.entry_id}\tcase={entry.case_id}\tsource={entry.source}"
+                  f"\tdate={entry.date}")
+        print(f"{len(banks)} entries: {banks.counts()}")
+        return 0
+    if args.action == "remove":
+        if not _store().remove(args.name, args.entry_id):
+            raise CliError(f"bank {args.name} has no entry {args.entry_id}")
+        print(f"bank {args.name}: removed {args.entry_id}")
+        return 0
+    if args.action == "export":
+        banks = _store().load_all()
+        with open(args.out, "w", encoding="utf-8") as fh:
+            for entry in banks.entries:
+                fh.write(json.dumps(entry.as_record()) + "\n")
+        print(f"{len(banks)} entries written to {args.out}")
+        return 0
+    from detectors.images import hash_image
+
+    banks = load_bank_file(args.banks) if args.banks else _store().load_all()
+    status = 1
+    for image in args.images:
+        try:
+            hashes = hash_image(decode_image(Path(image).read_bytes()))
+        except (FileNotFoundError, ImageFetchError) as exc:
+            print(f"{image}\terror\t{exc}")
+            continue
+        matches = banks.match(hashes)
+        for m in matches:
+            print(f"{image}\tmatch\t{m['bank']}/{m['entry_id']}\tcase={m['case_id']}"
+                  f"\t{m['hash_type']} distance {m['distance']}")
+        if not matches:
+            print(f"{image}\tno match\t(pdq quality {hashes['pdq_quality']})")
+        status = 0 if matches else status
+    return status
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("bank", help="manage and query photo hash banks")
+    sub = p.add_subparsers(dest="action", required=True)
+    add = sub.add_parser("add", help="add a directory of images or a CSV manifest to a bank")
+    add.add_argument("name", help="bank name, e.g. missing_children")
+    add.add_argument("path", help="directory (uses manifest.csv if present) or CSV")
+    add.add_argument("--case-id", help="case id for every image of a directory")
+    add.add_argument("--source", help="source for every image of a directory")
+    match = sub.add_parser("match", help="match image files against the banks")
+    match.add_argument("images", nargs="+")
+    match.add_argument("--banks", help="an exported bank file instead of Redis")
+    sub.add_parser("list", help="list bank entries")
+    rm = sub.add_parser("remove", help="remove one entry")
+    rm.add_argument("name")
+    rm.add_argument("entry_id")
+    exp = sub.add_parser("export", help="write all entries as JSON lines (for vigil score --banks)")
+    exp.add_argument("out")
+    p.set_defaults(func=_cmd_bank)

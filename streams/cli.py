@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "streams.dispatch",
     "streams.webhooks",
     "streams.webhook_sink",
+    "streams.banks",
     "streams.bench",
 ]
 

@@ -96,3 +96,40 @@ def test_every_ad_is_scored_once_or_dead_lettered_and_planted_alerts_arrive(
     for alert in alerts:
         assert alert["reasons"], alert["alert_id"]
         assert alert["alert_id"].startswith("al_")
+
+
+def test_bank_photo_mirrored_and_reencoded_in_a_benign_ad_raises_a_critical_alert(
+    stack, topic_prefix, tmp_path
+):
+    import io
+
+    import redis
+    from PIL import Image, ImageOps
+    from skimage import data
+
+    from streams.banks import BankStore, entry_for_image
+    from streams.runtime import redis_prefix
+
+    settings = load_settings()
+    ensure_topics(settings)
+    photo = Image.fromarray(data.rocket()).convert("RGB")
+    BankStore(redis.Redis.from_url(stack.redis_url), redis_prefix(settings)).add_entries(
+        [entry_for_image("missing_children", "mc-42", photo, case_id="SYN-CASE-42")])
+    buf = io.BytesIO()
+    ImageOps.mirror(photo).resize((300, 200)).save(buf, "JPEG", quality=60)
+    ad = {"ad_id": "benign-with-bank-photo", "source": "test", "posted_at": "2026-11-01T12:00:00Z",
+          "title": "Bicycle for sale", "body": "Blue city bike, good tyres, pick up downtown.",
+          "location": {"city": "Reno", "region": "NV", "country": "US"},
+          "images": [{"data_b64": base64.b64encode(buf.getvalue()).decode()}]}
+    produce(stack.kafka_bootstrap, settings.topics.raw, [(ad["ad_id"].encode(), json.dumps(ad).encode())])
+    log_path = tmp_path / "worker.log"
+    with running_worker({"VIGIL_TOPIC_PREFIX": topic_prefix}, log_path) as worker:
+        alerts = read_topic(stack.kafka_bootstrap, settings.topics.alerts, timeout_s=120,
+                            abort_if=worker_death(worker, log_path),
+                            until=lambda recs: any(r["ad_id"] == ad["ad_id"] for r in recs))
+    alert = next(a for a in alerts if a["ad_id"] == ad["ad_id"])
+    assert alert["severity"] == "critical"
+    match = alert["image_matches"][0]
+    assert match["case_id"] == "SYN-CASE-42"
+    assert match["hash_type"] in ("pdq", "dhash", "phash") and match["distance"] >= 0
+    assert match["image_ref"].startswith("inline:")
