@@ -18,7 +18,7 @@ from detectors.images import PDQ_MIN_QUALITY
 # Distances at or under which a hash type counts as a match. PDQ 31 is ThreatExchange's
 # default; the 64-bit hashes are kept tight because their false-positive rate rises fast
 # (see `vigil bench images`, which measures the threshold at FPR <= 1e-4).
-THRESHOLDS = {"pdq": 31, "dhash": 6, "phash": 6}
+THRESHOLDS = {"pdq": 31, "dhash": 6, "phash": 5}
 BITS = {"pdq": 256, "dhash": 64, "phash": 64}
 
 
@@ -54,7 +54,7 @@ class BankSet:
             hexes, labels = [], []
             for label, entry in enumerate(self.entries):
                 for variant in entry.variants:
-                    if kind == "pdq" and variant.get("pdq_quality", 100) < PDQ_MIN_QUALITY:
+                    if variant.get("pdq_quality", 100) < PDQ_MIN_QUALITY:
                         continue
                     if variant.get(kind):
                         hexes.append(variant[kind])
@@ -68,10 +68,10 @@ class BankSet:
     def match(self, hashes: dict) -> list[dict]:
         """Bank entries matching an image's hashes: one row per entry, its closest hash type."""
         found: dict[int, tuple[str, int]] = {}
+        if hashes.get("pdq_quality", 0) < PDQ_MIN_QUALITY:
+            return []  # a low-information image (flat, tiny) would match everything
         for kind in ("pdq", "dhash", "phash"):
             if not hashes.get(kind):
-                continue
-            if kind == "pdq" and hashes.get("pdq_quality", 0) < PDQ_MIN_QUALITY:
                 continue
             query = bytes.fromhex(hashes[kind])
             for label, distance in self._indexes[kind].search(query, self.thresholds[kind]):

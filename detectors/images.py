@@ -116,7 +116,11 @@ def _to_rgb(img: Image.Image) -> Image.Image:
 
 def trim_borders(img: Image.Image, tolerance: int = 12) -> Image.Image:
     """Cut uniform borders (padding, letterboxing) so a bordered re-post hashes like the photo."""
-    corner = img.getpixel((0, 0))
+    w, h = img.size
+    corners = [img.getpixel(xy) for xy in ((0, 0), (w - 1, 0), (0, h - 1), (w - 1, h - 1))]
+    corner = corners[0]
+    if any(max(abs(a - b) for a, b in zip(c, corner, strict=True)) > tolerance for c in corners):
+        return img  # the corners disagree: no uniform border to cut
     background = Image.new(img.mode, img.size, corner)
     diff = ImageChops.difference(img, background).convert("L").point(
         lambda v: 255 if v > tolerance else 0)

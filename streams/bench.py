@@ -12,6 +12,7 @@ import importlib
 BENCHMARKS = [
     "streams.bench_text",
     "streams.bench_dispatch",
+    "streams.bench_images",
 ]
 
 

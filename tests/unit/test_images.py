@@ -69,7 +69,7 @@ def test_odd_but_valid_images_hash_like_the_original():
     original = hash_image(photo())
     cmyk = decode_image(encode(photo().convert("CMYK"), "JPEG", quality=95))
     sixteen = decode_image(encode(Image.fromarray(
-        (np.asarray(photo().convert("L"), dtype=np.uint16) * 257)), "PNG"))
+        np.asarray(photo().convert("L"), dtype=np.uint16) * 257), "PNG"))
     frames = [photo(), ImageOps.invert(photo())]
     gif = io.BytesIO()
     frames[0].save(gif, "GIF", save_all=True, append_images=frames[1:])
