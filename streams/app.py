@@ -185,6 +185,18 @@ def create_app(settings: Settings | None = None, *, model_path: str | None = Non
                 except Exception:  # noqa: BLE001
                     log.exception("could not dead-letter record at %s", where)
 
+    feedback = raw_topic(topics.feedback)
+
+    @app.agent(feedback, concurrency=1)
+    async def count_feedback(stream):
+        """Analyst verdicts are counted on the metrics (training reads the topic itself)."""
+        async for value in stream:
+            try:
+                record = json.loads(value)
+                metrics.FEEDBACK.labels("true" if record.get("label") else "false").inc()
+            except (ValueError, AttributeError):
+                metrics.FEEDBACK.labels("invalid").inc()
+
     app.vigil_topics = {"raw": ads_raw, "dlq": ads_dlq, "scored": ads_scored, "alerts": alerts}
     app.vigil_agent = score_ads
     return app

@@ -25,6 +25,8 @@ COMMAND_MODULES = [
     "streams.webhooks",
     "streams.webhook_sink",
     "streams.banks",
+    "streams.model_cli",
+    "streams.feedback",
     "streams.bench",
 ]
 
