@@ -17,29 +17,149 @@ import ahocorasick
 
 # everyday words and given names that are also cities in the gazetteer
 _AMBIGUOUS = frozenset(
-    """
-    mobile reading bath nice orange independence normal surprise victoria paradise enterprise
-    florence eugene austin jackson lincoln marina sandy college union clinton temple pearl
-    hollywood lawrence columbia columbus davis franklin hamilton madison norman pasadena
-    spring springfield warren troy jacksonville charlotte aurora concord allen layton
-    kent carmel fairfield glendale lakewood mesa miramar moreno murrieta palmdale pomona
-    santa tyler vista waco wilson york bristol cambridge derby gloucester luton
-    richmond salem savannah sparta victoria worcester mission pharr edinburg lancaster
-    boulder camden chester dover eden lebanon milton newark peoria plymouth quincy shelby
-    orem ogden provo taylor canton akron dayton elgin joliet naperville cicero berwyn
-    homestead hialeah kendall weston deltona davie largo sunrise plantation margate
-    tamarac parma kettering lorain medina logan alexandria arlington frisco
-    """.split()
+    [
+        "mobile",
+        "reading",
+        "bath",
+        "nice",
+        "orange",
+        "independence",
+        "normal",
+        "surprise",
+        "victoria",
+        "paradise",
+        "enterprise",
+        "florence",
+        "eugene",
+        "austin",
+        "jackson",
+        "lincoln",
+        "marina",
+        "sandy",
+        "college",
+        "union",
+        "clinton",
+        "temple",
+        "pearl",
+        "hollywood",
+        "lawrence",
+        "columbia",
+        "columbus",
+        "davis",
+        "franklin",
+        "hamilton",
+        "madison",
+        "norman",
+        "pasadena",
+        "spring",
+        "springfield",
+        "warren",
+        "troy",
+        "jacksonville",
+        "charlotte",
+        "aurora",
+        "concord",
+        "allen",
+        "layton",
+        "kent",
+        "carmel",
+        "fairfield",
+        "glendale",
+        "lakewood",
+        "mesa",
+        "miramar",
+        "moreno",
+        "murrieta",
+        "palmdale",
+        "pomona",
+        "santa",
+        "tyler",
+        "vista",
+        "waco",
+        "wilson",
+        "york",
+        "bristol",
+        "cambridge",
+        "derby",
+        "gloucester",
+        "luton",
+        "richmond",
+        "salem",
+        "savannah",
+        "sparta",
+        "victoria",
+        "worcester",
+        "mission",
+        "pharr",
+        "edinburg",
+        "lancaster",
+        "boulder",
+        "camden",
+        "chester",
+        "dover",
+        "eden",
+        "lebanon",
+        "milton",
+        "newark",
+        "peoria",
+        "plymouth",
+        "quincy",
+        "shelby",
+        "orem",
+        "ogden",
+        "provo",
+        "taylor",
+        "canton",
+        "akron",
+        "dayton",
+        "elgin",
+        "joliet",
+        "naperville",
+        "cicero",
+        "berwyn",
+        "homestead",
+        "hialeah",
+        "kendall",
+        "weston",
+        "deltona",
+        "davie",
+        "largo",
+        "sunrise",
+        "plantation",
+        "margate",
+        "tamarac",
+        "parma",
+        "kettering",
+        "lorain",
+        "medina",
+        "logan",
+        "alexandria",
+        "arlington",
+        "frisco",
+    ]
 )
-_PLACE_WORD = re.compile(r"(?:\b(?:in|to|from|near|visiting|around|at|for|leaving|heading|hitting|"
-                         r"then|en|desde|hacia|de|a)\s+|[,>\u2192]\s*)$")
+_PLACE_WORD = re.compile(
+    r"(?:\b(?:in|to|from|near|visiting|around|at|for|leaving|heading|hitting|"
+    r"then|en|desde|hacia|de|a)\s+|[,>\u2192]\s*)$"
+)
 _STATE_AFTER = re.compile(r"^,?\s*(?:[A-Z]{2}\b)")
 _CITIES_CSV = "data/cities.csv"
 _ALIASES = {
-    "nyc": "New York City", "vegas": "Las Vegas", "philly": "Philadelphia", "nola": "New Orleans",
-    "la": "Los Angeles", "sf": "San Francisco", "dc": "Washington", "atl": "Atlanta",
-    "chi town": "Chicago", "chitown": "Chicago", "h-town": "Houston", "htown": "Houston",
-    "the bay": "San Francisco", "dtla": "Los Angeles", "cdmx": "Mexico City",
+    "nyc": "New York City",
+    "vegas": "Las Vegas",
+    "philly": "Philadelphia",
+    "nola": "New Orleans",
+    "la": "Los Angeles",
+    "sf": "San Francisco",
+    "dc": "Washington",
+    "atl": "Atlanta",
+    "chi town": "Chicago",
+    "chitown": "Chicago",
+    "h-town": "Houston",
+    "htown": "Houston",
+    "the bay": "San Francisco",
+    "dtla": "Los Angeles",
+    "cdmx": "Mexico City",
 }
 _ALIAS_NEEDS_CONTEXT = frozenset({"la", "dc", "sf", "atl", "the bay"})
 
@@ -75,12 +195,16 @@ def find_cities(text: str) -> list[tuple[str, int, int]]:
     for end_index, (name, ambiguous, is_alias, key_length) in _automaton().iter_long(lowered):
         end = end_index + 1
         start = end - key_length
-        if (start > 0 and _is_word_char(text[start - 1])) or (end < len(text) and _is_word_char(text[end])):
+        if (start > 0 and _is_word_char(text[start - 1])) or (
+            end < len(text) and _is_word_char(text[end])
+        ):
             continue
         surface = text[start:end]
         capitalised = surface[:1].isupper()
         if is_alias:
-            if ambiguous and not (surface.isupper() and _PLACE_WORD.search(text[max(0, start - 12) : start])):
+            if ambiguous and not (
+                surface.isupper() and _PLACE_WORD.search(text[max(0, start - 12) : start])
+            ):
                 continue
         elif ambiguous:
             before = text[max(0, start - 12) : start]
@@ -91,4 +215,3 @@ def find_cities(text: str) -> list[tuple[str, int, int]]:
             continue
         found.append((name, start, end))
     return found
-

@@ -10,6 +10,7 @@ its indicator requires an adult-services context the ad lacks. One result per in
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -17,11 +18,11 @@ from importlib import resources
 import ahocorasick
 import yaml
 
-from detectors.entities import analyse_field
-from detectors.text import MAX_FIELD_CHARS, normalise
+from detectors.text import analyse_ad, normalise
 
 MAX_EVIDENCE_PER_INDICATOR = 5
 BENIGN_WINDOW = 60
+REGEX_WINDOW = 80
 _NEGATION = re.compile(
     r"(?:^|[^a-z])(?:no|not|never|nunca|sin|isn't|isnt|aren't|arent|don't|dont|wasn't|ni|nor)"
     r"(?:[^a-z.!?\n]{1,3}[a-z']{1,15}){0,2}[^a-z.!?\n]{1,3}$"
@@ -78,9 +79,13 @@ def load_lexicon(text: str) -> Lexicon:
     for idx, raw in enumerate(data.get("indicators") or []):
         try:
             ind = Indicator(
-                id=str(raw["id"]), category=str(raw["category"]), weight=float(raw["weight"]),
-                source=str(raw["source"]), requires=raw.get("requires"),
-                benign_near=raw.get("benign_near"), negatable=bool(raw.get("negatable", True)),
+                id=str(raw["id"]),
+                category=str(raw["category"]),
+                weight=float(raw["weight"]),
+                source=str(raw["source"]),
+                requires=raw.get("requires"),
+                benign_near=raw.get("benign_near"),
+                negatable=bool(raw.get("negatable", True)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"lexicon entry {idx}: {exc}") from exc
@@ -92,9 +97,17 @@ def load_lexicon(text: str) -> Lexicon:
         seen_ids.add(ind.id)
         indicators.append(ind)
         for pattern in raw.get("patterns") or []:
-            pattern = str(pattern)
-            if pattern.startswith("re:"):
-                regexes.append((idx, re.compile(pattern[3:])))
+            if isinstance(pattern, dict):
+                anchors = [_normal_key(a) for a in pattern.get("anchors") or []]
+                if "regex" not in pattern or not all(anchors) or not anchors:
+                    raise ValueError(f"lexicon entry {ind.id}: a regex needs literal anchors")
+                try:
+                    compiled = re.compile(str(pattern["regex"]))
+                except re.error as exc:
+                    raise ValueError(f"lexicon entry {ind.id}: bad regex ({exc})") from exc
+                for anchor in anchors:
+                    add(anchor, ("rx", len(regexes)))
+                regexes.append((idx, compiled))
             else:
                 add(_normal_key(pattern), ("ind", idx))
     for key, owners in entries.items():
@@ -115,22 +128,32 @@ def _field_hits(lowered: str, lexicon: Lexicon):
     hits: dict[int, list[tuple[int, int]]] = {}
     ctx_hits: dict[str, list[tuple[int, int]]] = {}
     n = len(lowered)
+    windows: dict[int, list[tuple[int, int]]] = {}
     for end_index, (length, word_start, word_end, owners) in lexicon.automaton.iter(lowered):
         end = end_index + 1
         start = end - length
-        if word_start and start > 0 and lowered[start - 1].isalnum():
-            continue
-        if word_end and end < n and lowered[end].isalnum():
-            continue
         for kind, owner in owners:
+            if kind == "rx":
+                windows.setdefault(owner, []).append(
+                    (max(0, start - REGEX_WINDOW), min(n, end + REGEX_WINDOW))
+                )
+                continue
+            if word_start and start > 0 and lowered[start - 1].isalnum():
+                continue
+            if word_end and end < n and lowered[end].isalnum():
+                continue
             if kind == "ind":
                 hits.setdefault(owner, []).append((start, end))
             else:
                 ctx_hits.setdefault(owner, []).append((start, end))
-    for idx, pattern in lexicon.regexes:
-        for m in pattern.finditer(lowered):
-            if m.end() > m.start():
-                hits.setdefault(idx, []).append(m.span())
+    for rx_index, spans in windows.items():
+        idx, pattern = lexicon.regexes[rx_index]
+        covered = -1
+        for window_start, window_end in spans:
+            for m in pattern.finditer(lowered, max(window_start, covered), window_end):
+                if m.end() > m.start():
+                    hits.setdefault(idx, []).append(m.span())
+            covered = max(covered, window_end)
     return hits, ctx_hits
 
 
@@ -139,9 +162,13 @@ def _negated(lowered: str, start: int) -> bool:
 
 
 def _benign_nearby(lowered: str, span: tuple[int, int], benign: list[tuple[int, int]]) -> bool:
+    """A benign phrase within BENIGN_WINDOW characters and the same sentence (benign is sorted)."""
     start, end = span
-    for b_start, b_end in benign:
-        if b_end <= start - BENIGN_WINDOW or b_start >= end + BENIGN_WINDOW:
+    k = bisect_left(benign, (start - BENIGN_WINDOW - 64, 0))
+    while k < len(benign) and benign[k][0] < end + BENIGN_WINDOW:
+        b_start, b_end = benign[k]
+        k += 1
+        if b_end <= start - BENIGN_WINDOW:
             continue
         lo, hi = (b_end, start) if b_end <= start else (end, b_start)
         if lo >= hi or not _SENTENCE_END.search(lowered, lo, hi):
@@ -150,51 +177,49 @@ def _benign_nearby(lowered: str, span: tuple[int, int], benign: list[tuple[int, 
 
 
 def match_indicators(title: str, body: str, *, lexicon: Lexicon | None = None) -> list[dict]:
-    """[{"id", "category", "weight", "evidence": [{field, start, end, text}]}], one per indicator."""
+    """[{"id", "category", "weight", "evidence": [{field, start, end, text}]}], one per id."""
     lexicon = lexicon or default_lexicon()
-    per_field = []
-    for field, raw in (("title", title), ("body", body)):
-        raw = raw if isinstance(raw, str) else ("" if raw is None else str(raw))
-        raw = raw[:MAX_FIELD_CHARS]
-        if not raw:
-            continue
-        norm, _view = analyse_field(raw)
-        lowered = norm.lower
-        hits, ctx_hits = _field_hits(lowered, lexicon)
-        per_field.append((field, raw, norm, lowered, hits, ctx_hits))
-    # keep matches that survive negation and benign neighbours
-    kept: dict[int, list[tuple[str, str, object, int, int]]] = {}
-    for field, raw, norm, lowered, hits, ctx_hits in per_field:
-        for idx, spans in hits.items():
-            ind = lexicon.indicators[idx]
-            benign = ctx_hits.get(ind.benign_near, []) if ind.benign_near else []
-            for span in sorted(set(spans)):
-                if ind.negatable and lowered[span[0]].isalnum() and _negated(lowered, span[0]):
-                    continue
-                if benign and _benign_nearby(lowered, span, benign):
-                    continue
-                kept.setdefault(idx, []).append((field, raw, norm, span[0], span[1]))
+    ad = analyse_ad(title, body)
+    lowered = ad.norm.lower
+    hits, ctx_hits = _field_hits(lowered, lexicon)
     results = []
-    for idx in sorted(kept):
+    for idx in sorted(hits):
         ind = lexicon.indicators[idx]
-        matches = kept[idx]
-        if ind.requires and not _context_present(per_field, ind.requires, matches):
+        benign = sorted(ctx_hits.get(ind.benign_near, [])) if ind.benign_near else []
+        kept = []
+        for span in sorted(set(hits[idx])):
+            if ind.negatable and lowered[span[0]].isalnum() and _negated(lowered, span[0]):
+                continue
+            if benign and _benign_nearby(lowered, span, benign):
+                continue
+            kept.append(span)
+        if not kept:
             continue
-        evidence = []
-        for field, raw, norm, start, end in matches[:MAX_EVIDENCE_PER_INDICATOR]:
-            s, e = norm.span(start, end)
-            evidence.append({"field": field, "start": s, "end": e, "text": raw[s:e]})
+        kept = _outermost(kept)
+        if ind.requires and not _context_present(ctx_hits.get(ind.requires, []), kept):
+            continue
+        evidence = [ad.evidence(start, end) for start, end in kept[:MAX_EVIDENCE_PER_INDICATOR]]
         results.append(
             {"id": ind.id, "category": ind.category, "weight": ind.weight, "evidence": evidence}
         )
     return results
 
 
-def _context_present(per_field, context: str, matches) -> bool:
-    """True when a phrase of `context` occurs outside the indicator's own matched words."""
-    own = {(field, start, end) for field, _raw, _norm, start, end in matches}
-    for field, _raw, _norm, _lowered, _hits, ctx_hits in per_field:
-        for start, end in ctx_hits.get(context, []):
-            if not any(f == field and s < end and start < e for f, s, e in own):
-                return True
+def _outermost(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted spans without those inside another ("in town until" within "in town until Friday")."""
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(spans, key=lambda s: (s[0], -s[1])):
+        if out and end <= out[-1][1]:
+            continue
+        out.append((start, end))
+    return out
+
+
+def _context_present(context_spans: list[tuple[int, int]], own: list[tuple[int, int]]) -> bool:
+    """True when a context phrase occurs outside the indicator's own (sorted) matches."""
+    starts = [s for s, _ in own]
+    for start, end in context_spans:
+        k = bisect_left(starts, end) - 1  # the last own span starting before this one ends
+        if k < 0 or own[k][1] <= start:
+            return True
     return False

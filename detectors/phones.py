@@ -15,51 +15,51 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
 
-from detectors.text import Normalised, normalise, numeric_view
+from detectors.text import Normalised, normalise, numeric_view, previous_word
 
 _GAP_CHARS = (
-    r"\s\-.()/_*~\[\]{}<>|\\=\u00b7\u2022"
+    r"\s\-,()/_*~\[\]{}<>|\\=\u00b7\u2022"
     r"\u2190-\u21ff\u2300-\u23ff\u2500-\u27bf\u2900-\u297f\u2b00-\u2bff\u3030\u303d"
     r"\U0001f000-\U0001faff"
 )
-_CHAIN = re.compile(
-    rf"(?<![0-9])(?:\+[ ]?)?[0-9]{{1,15}}(?![0-9])(?:[{_GAP_CHARS}]{{1,4}}[0-9]{{1,15}}(?![0-9])){{0,40}}"
-)
-_GROUP = re.compile(r"[0-9]+")
+# what may join two digit groups of one phone: one to four separator characters; a full stop
+# joins only when no space follows it (so "2024. 702" is two numbers, "702.555" one)
+_GAP = re.compile(rf"(?:[{_GAP_CHARS}]|\.(?!\s)){{1,4}}")
+_DIGITS = re.compile(r"[0-9]+")
+MIN_DIGITS, MAX_DIGITS = 7, 15
 
 _US_STATES = (
     "al|ak|az|ar|ca|co|ct|de|dc|fl|ga|hi|id|il|in|ia|ks|ky|la|me|md|ma|mi|mn|ms|mo|mt|ne|nv|nh|nj|"
     "nm|ny|nc|nd|oh|ok|or|pa|ri|sc|sd|tn|tx|ut|vt|va|wa|wv|wi|wy"
 )
-_NOT_PHONE = re.compile(
-    "|".join(
-        [
-            # dates: 12/25/2024, 2024-03-15, 15.03.24
-            r"(?<![0-9])[0-9]{1,4}([/.\-])[0-9]{1,2}\1[0-9]{1,4}(?![0-9])",
-            # times: 10:30, 10:30:15
-            r"(?<![0-9])[0-9]{1,2}(?::[0-9]{2}){1,2}(?![0-9])",
-            # money: $150, 150$, 150 usd / roses / dollars
-            r"[$\u20ac\u00a3\u00a5][ ]?[0-9][0-9,.]{0,12}",
-            r"(?<![0-9])[0-9][0-9,.]{0,12}[ ]?(?:[$\u20ac\u00a3\u00a5]|usd|eur|gbp|mxn|dollars?|bucks|roses?"
-            r"|rozes?|euros?|pesos?|k\b)",
-            # measurements
-            r"(?<![0-9])[0-9][0-9,.]{0,8}[ ]?(?:cm|mm|km|kg|g|lbs?|pounds?|oz|ml|inch(?:es)?|ft|feet|"
-            r"miles?|mi|mph|sq ?ft|sqft|gb|tb|mb|hp|cc|px|mp|%)(?![a-z])",
-            # zip codes after a state ("NV 89109", "nv, 89109-1234")
-            rf"(?<![a-z])(?:{_US_STATES})[ ,]{{1,2}}[0-9]{{5}}(?:-[0-9]{{4}})?(?![0-9])",
-            # numbers introduced by what they are
-            r"(?<![a-z])(?:isbn(?:-1[03])?|vin|zip(?: ?code)?|postal code|order|invoice|ref|reference"
-            r"|serial|sku|tracking|item|lot|model|part|acct|account|case|ticket|confirmation|conf"
-            r"|mls|permit|license|lic|policy|claim|barcode|upc|ean|iban|routing)"
-            r"(?:[ ]?(?:no|num|number|#))?[ .:#\-]{0,4}[0-9x][0-9x\- ]{0,30}[0-9x]",
-        ]
-    )
+# digits that are part of a date or a time (searched within a chain's span)
+_DATE_OR_TIME = re.compile(
+    r"(?<![0-9])[0-9]{1,4}([/.\-])[0-9]{1,2}\1[0-9]{1,4}(?![0-9])"
+    r"|(?<![0-9])[0-9]{1,2}(?::[0-9]{2}){1,2}(?![0-9])"
+    r"|(?<![0-9/])[0-9]{1,2}/[0-9]{1,2}(?![0-9/])"
 )
-
-_NANP_SHAPES = {(10,), (11,), (3, 7), (1, 10), (1, 3, 7), (6, 4), (3, 3, 4), (1, 3, 3, 4)}
+_CURRENCY = frozenset("$\u20ac\u00a3\u00a5")
+# what follows a number that is not a phone: currency, coded prices, units
+_UNIT_AFTER = re.compile(
+    r"[ ]?(?:[$\u20ac\u00a3\u00a5%]|(?:usd|eur|gbp|mxn|dollars?|bucks|roses?|rozes?|euros?|pesos?|k"
+    r"|cm|mm|km|kg|g|lbs?|pounds?|oz|ml|inch(?:es)?|ft|feet|miles?|mi|mph|sq ?ft|sqft|gb|tb|mb|hp"
+    r"|cc|px|mp|st|nd|rd|th|am|pm|a\.m|p\.m)(?![a-z]))"
+)
+_STATES = frozenset(_US_STATES.split("|"))
+# words that say what the number after them is
+_ID_WORDS = frozenset(
+    """
+    isbn isbn-10 isbn-13 isbn10 isbn13 vin zip zipcode code postal order invoice ref
+    reference serial sku tracking item lot model part acct account case ticket confirmation
+    conf mls permit license lic policy claim barcode upc ean iban routing tract flight route
+    """.split()  # noqa: SIM905 (a word list reads better as text)
+)
+_ID_FILLERS = frozenset({"no", "num", "number", "nr", "#"})
+_NANP_CUTS = (frozenset({0, 3, 6, 10}), frozenset({0, 1, 4, 7, 11}))
 
 
 @dataclass(frozen=True)
@@ -71,24 +71,126 @@ class PhoneMatch:
     end: int
 
 
-def _masked(text: str) -> list[tuple[int, int]]:
-    return [m.span() for m in _NOT_PHONE.finditer(text)]
+def _masked_groups(text: str, groups: list[tuple[int, int]]) -> set[int]:
+    """Indices of a chain's digit groups that belong to dates, times, prices, units, zips, ids."""
+    masked: set[int] = set()
+    chain_start, chain_end = groups[0][0], groups[-1][1]
+    for m in _DATE_OR_TIME.finditer(text, max(0, chain_start - 5), min(len(text), chain_end + 5)):
+        masked.update(k for k, (s, e) in enumerate(groups) if s < m.end() and m.start() < e)
+    for k, (s, e) in enumerate(groups):
+        if (
+            (s > 0 and text[s - 1] in _CURRENCY)
+            or (s > 1 and text[s - 1] == " " and text[s - 2] in _CURRENCY)
+            or e < len(text)
+            and not text[e].isdigit()
+            and _UNIT_AFTER.match(text, e)
+        ):
+            masked.add(k)
+    word = previous_word(text, chain_start, " .:#-,")
+    if word is not None and groups[0][1] - groups[0][0] == 5 and word[0] in _STATES:
+        masked.add(0)
+    if word is not None and word[0] in _ID_FILLERS:
+        word = previous_word(text, word[1], " .:#-,")
+    if word is not None and word[0] in _ID_WORDS:
+        k = 0
+        masked.add(0)
+        while k + 1 < len(groups) and text[groups[k][1] : groups[k + 1][0]] == "-":
+            k += 1
+            masked.add(k)
+    return masked
 
 
 def _shape_ok(sizes: tuple[int, ...], national_nanp: bool) -> bool:
-    if max(sizes) <= 4:
-        return True
-    if national_nanp:
-        return sizes in _NANP_SHAPES
-    return max(sizes) <= 5 or len(sizes) <= 3
+    """Does this grouping of digits look like a phone's?
+
+    North American numbers are written 3-3-4 (after an optional 1): a group of three or more
+    digits must start and end on those cuts ("2024 213 555" is a year and a phone, not one
+    phone). Groups of one or two digits (spelled or spaced numbers) may fall anywhere.
+    """
+    if not national_nanp:
+        return max(sizes) <= 5 or len(sizes) <= 3
+    cuts = _NANP_CUTS[sum(sizes) == 11]
+    pos = 0
+    for size in sizes:
+        if size >= 3 and (pos not in cuts or pos + size not in cuts):
+            return False
+        pos += size
+    return True
+
+
+_TYPE_DESCS = (
+    "premium_rate",
+    "toll_free",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+    "fixed_line",
+    "mobile",
+)
+
+
+def _desc_matcher(desc) -> tuple[re.Pattern, frozenset[int]] | None:
+    if desc is None or not desc.national_number_pattern:
+        return None
+    lengths = frozenset(n for n in (desc.possible_length or ()) if n > 0)
+    return re.compile(desc.national_number_pattern), lengths
+
+
+@lru_cache(maxsize=64)
+def _validators(country_code: int) -> tuple:
+    """Per region of a country code: (general pattern, type patterns), as phonenumbers uses them."""
+    out = []
+    for region in phonenumbers.region_codes_for_country_code(country_code):
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        if metadata is None:
+            continue
+        general = _desc_matcher(metadata.general_desc)
+        types = [
+            m for m in (_desc_matcher(getattr(metadata, name, None)) for name in _TYPE_DESCS) if m
+        ]
+        if general is not None and types:
+            out.append((general, tuple(types)))
+    return tuple(out)
+
+
+def _matches(matcher: tuple[re.Pattern, frozenset[int]], nsn: str) -> bool:
+    pattern, lengths = matcher
+    return (not lengths or len(nsn) in lengths) and pattern.fullmatch(nsn) is not None
+
+
+def is_valid_nsn(country_code: int, nsn: str) -> bool:
+    """phonenumbers' validity test for a national significant number, without parsing a string.
+
+    A number is valid when some region of its country code matches it by its general pattern
+    and by one of its number types (fixed line, mobile, toll free ...), as in
+    `phonenumbers.is_valid_number`; precompiled, this is far cheaper than parse + validate.
+    """
+    for general, types in _validators(country_code):
+        if _matches(general, nsn) and any(_matches(t, nsn) for t in types):
+            return True
+    return False
 
 
 def _parse(digits: str, region: str, international: bool) -> str | None:
+    """E.164 of `digits` read in `region` (or as +digits), or None when not a valid number."""
+    if not international and phonenumbers.country_code_for_region(region) == 1:
+        if len(digits) == 11 and digits[0] == "1":
+            digits = digits[1:]
+        if len(digits) != 10:
+            return None
+        return "+1" + digits if is_valid_nsn(1, digits) else None
+    if international and digits[0] == "1":
+        nsn = digits[1:]
+        return "+" + digits if len(nsn) == 10 and is_valid_nsn(1, nsn) else None
     try:
         number = phonenumbers.parse(("+" + digits) if international else digits, region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_valid_number(number):
+    nsn = phonenumbers.national_significant_number(number)
+    if not is_valid_nsn(number.country_code, nsn):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
@@ -108,9 +210,9 @@ def _phones_in_groups(
             size = groups[j][1] - groups[j][0]
             total += size
             sizes.append(size)
-            if total > 15:
+            if total > MAX_DIGITS:
                 break
-            if total < 7:
+            if total < MIN_DIGITS:
                 continue
             digits = "".join(text[s:e] for s, e in groups[i : j + 1])
             national_nanp = nanp and not international
@@ -126,43 +228,66 @@ def _phones_in_groups(
             continue
         j, e164 = best
         start = plus_at if (international and plus_at is not None) else groups[i][0]
+        if start > 0 and text[start - 1] == "(":
+            start -= 1
         found.append(PhoneMatch(e164, start, groups[j][1]))
         i = j + 1
     return found
 
 
-def find_phones(view: Normalised, region: str | None = "US") -> list[PhoneMatch]:
-    """Phones in a `numeric_view`, in order of appearance (duplicates kept, with their spans)."""
+def digit_runs(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every run of ASCII digits in `text`."""
+    return [m.span() for m in _DIGITS.finditer(text)]
+
+
+def _chains(text: str, runs: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """Digit groups joined by short separator runs, for chains with enough digits."""
+    chains: list[list[tuple[int, int]]] = []
+    current: list[tuple[int, int]] = []
+    digits = 0
+    prev_end = -10
+    for start, end in runs:
+        if current and start - prev_end <= 4 and _GAP.fullmatch(text, prev_end, start):
+            current.append((start, end))
+            digits += end - start
+        else:
+            if digits >= MIN_DIGITS:
+                chains.append(current)
+            current = [(start, end)]
+            digits = end - start
+        prev_end = end
+    if digits >= MIN_DIGITS:
+        chains.append(current)
+    return chains
+
+
+def find_phones(
+    view: Normalised, region: str | None = "US", runs: list[tuple[int, int]] | None = None
+) -> list[PhoneMatch]:
+    """Phones in a `numeric_view`, in order of appearance (duplicates kept, with their spans).
+
+    `runs` are the view's digit runs when the caller has them already (see `digit_runs`)."""
     region = (region or "US").upper()
     if phonenumbers.country_code_for_region(region) == 0:
         region = "US"
     text = view.text
-    masks = None
     found: list[PhoneMatch] = []
-    for chain in _CHAIN.finditer(text):
-        groups = [m.span() for m in _GROUP.finditer(chain.group(0))]
-        if sum(e - s for s, e in groups) < 7:
-            continue
-        if masks is None:
-            masks = _masked(text)
-        base = chain.start()
-        groups = [(s + base, e + base) for s, e in groups]
-        plus_at = base if chain.group(0).startswith("+") else None
-        # masked groups split the chain
+    for groups in _chains(text, digit_runs(text) if runs is None else runs):
+        masked = _masked_groups(text, groups)
         run: list[tuple[int, int]] = []
-        runs: list[list[tuple[int, int]]] = []
-        for s, e in groups:
-            if any(ms < e and s < me for ms, me in masks):
-                if run:
-                    runs.append(run)
-                run = []
-            else:
-                run.append((s, e))
-        if run:
-            runs.append(run)
-        for run in runs:
-            plus = plus_at if run[0][0] == groups[0][0] else None
-            found.extend(_phones_in_groups(run, text, region, plus))
+        for k, group in enumerate(groups + [(-1, -1)]):
+            if k < len(groups) and k not in masked:
+                run.append(group)
+                continue
+            if sum(e - s for s, e in run) >= MIN_DIGITS:
+                start = run[0][0]
+                plus_at = None
+                if text[max(0, start - 1) : start] == "+":
+                    plus_at = start - 1
+                elif text[max(0, start - 2) : start] == "+ ":
+                    plus_at = start - 2
+                found.extend(_phones_in_groups(run, text, region, plus_at))
+            run = []
     return found
 
 

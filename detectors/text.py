@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import ahocorasick
+
 MAX_FIELD_CHARS = 100_000
 """Longer fields are cut to this many characters (and flagged) before any matching."""
 
@@ -44,7 +46,9 @@ class Normalised:
 
     @property
     def identity(self) -> bool:
-        return not self._out_starts and self._parent is None and len(self.text) == len(self.original)
+        return (
+            not self._out_starts and self._parent is None and len(self.text) == len(self.original)
+        )
 
     @property
     def lower(self) -> str:
@@ -62,10 +66,8 @@ class Normalised:
         k = max(bisect_right(self._out_starts, start) - 1, 0)
         src_start = self._src_starts[k] + (start - self._out_starts[k] if self._linear[k] else 0)
         j = max(bisect_right(self._out_starts, end - 1) - 1, 0)
-        if self._linear[j]:
-            src_end = self._src_starts[j] + (end - self._out_starts[j])
-        else:
-            src_end = self._src_ends[j]
+        linear_end = self._src_starts[j] + (end - self._out_starts[j])
+        src_end = linear_end if self._linear[j] else self._src_ends[j]
         return src_start, max(src_end, src_start)
 
     def to_parent(self, start: int, end: int) -> tuple[int, int]:
@@ -176,16 +178,28 @@ def _chain(step: Normalised, previous: Normalised) -> Normalised:
         return previous
     if previous.identity:
         return Normalised(
-            step.text, previous.original, step._out_starts, step._src_starts, step._src_ends,
-            step._linear, None,
+            step.text,
+            previous.original,
+            step._out_starts,
+            step._src_starts,
+            step._src_ends,
+            step._linear,
+            None,
         )
     return Normalised(
-        step.text, previous.original, step._out_starts, step._src_starts, step._src_ends,
-        step._linear, previous,
+        step.text,
+        previous.original,
+        step._out_starts,
+        step._src_starts,
+        step._src_ends,
+        step._linear,
+        previous,
     )
 
 
-def apply(previous: Normalised, pattern: re.Pattern, replace: Callable[[re.Match], object]) -> Normalised:
+def apply(
+    previous: Normalised, pattern: re.Pattern, replace: Callable[[re.Match], object]
+) -> Normalised:
     """Rewrite previous.text at every match of `pattern` (replace returns str, segments or None)."""
     edits = []
     for match in pattern.finditer(previous.text):
@@ -199,11 +213,29 @@ def apply(previous: Normalised, pattern: re.Pattern, replace: Callable[[re.Match
 
 # --- step 1: HTML ---------------------------------------------------------------------------
 
-_INLINE_TAGS = frozenset("a b i u s em strong span font small big sub sup mark abbr code".split())
+_INLINE_TAGS = frozenset(
+    [
+        "a",
+        "b",
+        "i",
+        "u",
+        "s",
+        "em",
+        "strong",
+        "span",
+        "font",
+        "small",
+        "big",
+        "sub",
+        "sup",
+        "mark",
+        "abbr",
+        "code",
+    ]
+)
 _HTML = re.compile(
     r"&(?:#[0-9]{1,7};?|#[xX][0-9a-fA-F]{1,6};?|[a-zA-Z][a-zA-Z0-9]{1,31};)"
     r"|<(/?)([a-zA-Z][a-zA-Z0-9]{0,15})(?:\s[^<>]{0,300})?/?>"
-    r"|<!--[^>]{0,2000}?-->"
 )
 
 
@@ -220,19 +252,92 @@ def _html_replacement(match: re.Match) -> str:
 
 _CONFUSABLES = {
     # Cyrillic and Greek letters that look like Latin ones (subset of Unicode TR39 confusables)
-    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
-    "с": "c", "т": "t", "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j", "ѕ": "s", "ԁ": "d",
-    "ԛ": "q", "ԝ": "w", "ɡ": "g", "ɩ": "i", "ı": "i", "ο": "o", "α": "a", "ε": "e", "ι": "i",
-    "κ": "k", "ν": "v", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ѡ": "w", "ɑ": "a",
-    "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C",
-    "Т": "T", "Х": "X", "І": "I", "Ј": "J", "Ѕ": "S", "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z",
-    "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y",
-    "Χ": "X", "ß": "ss",
+    "а": "a",
+    "в": "b",
+    "е": "e",
+    "ё": "e",
+    "к": "k",
+    "м": "m",
+    "н": "h",
+    "о": "o",
+    "р": "p",
+    "с": "c",
+    "т": "t",
+    "у": "y",
+    "х": "x",
+    "і": "i",
+    "ї": "i",
+    "ј": "j",
+    "ѕ": "s",
+    "ԁ": "d",
+    "ԛ": "q",
+    "ԝ": "w",
+    "ɡ": "g",
+    "ɩ": "i",
+    "ı": "i",
+    "ο": "o",
+    "α": "a",
+    "ε": "e",
+    "ι": "i",
+    "κ": "k",
+    "ν": "v",
+    "ρ": "p",
+    "τ": "t",
+    "υ": "u",
+    "χ": "x",
+    "ѡ": "w",
+    "ɑ": "a",
+    "А": "A",
+    "В": "B",
+    "Е": "E",
+    "К": "K",
+    "М": "M",
+    "Н": "H",
+    "О": "O",
+    "Р": "P",
+    "С": "C",
+    "Т": "T",
+    "Х": "X",
+    "І": "I",
+    "Ј": "J",
+    "Ѕ": "S",
+    "Α": "A",
+    "Β": "B",
+    "Ε": "E",
+    "Ζ": "Z",
+    "Η": "H",
+    "Ι": "I",
+    "Κ": "K",
+    "Μ": "M",
+    "Ν": "N",
+    "Ο": "O",
+    "Ρ": "P",
+    "Τ": "T",
+    "Υ": "Y",
+    "Χ": "X",
+    "ß": "ss",
     # punctuation that stands in for ASCII
-    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "\u00b4": "'",
-    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"',
-    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-",
-    "\u2212": "-", "\u2043": "-", "\u00b7": "\u00b7", "\u2044": "/", "\u2215": "/",
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201a": "'",
+    "\u201b": "'",
+    "\u2032": "'",
+    "\u00b4": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u201e": '"',
+    "\u2033": '"',
+    "\u2010": "-",
+    "\u2011": "-",
+    "\u2012": "-",
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u2015": "-",
+    "\u2212": "-",
+    "\u2043": "-",
+    "\u00b7": "\u00b7",
+    "\u2044": "/",
+    "\u2215": "/",
     "\U0001f51f": "10",  # keycap ten
     "\u20e3": "",  # combining enclosing keycap
 }
@@ -275,8 +380,10 @@ def _lower_safe(text: str) -> str:
 _SPECIAL_CHARS = re.compile(r"[^\x09\x0a\x0d\x20-\x7e]")
 
 
-def _char_replacement(match: re.Match) -> str:
-    return fold_char(match.group(0))
+def _char_replacement(match: re.Match) -> str | None:
+    ch = match.group(0)
+    folded = fold_char(ch)
+    return None if folded == ch else folded
 
 
 # --- step 3: spaced-out letters ---------------------------------------------------------------
@@ -285,6 +392,9 @@ _SPACED = re.compile(
     r"(?<![^\W_])[^\W_](?:(?:[ .*_\-]|  {1,3}| ?[/|] ?)[^\W_](?![^\W_])){2,200}(?![^\W_])"
 )
 _SINGLE_SEP = re.compile(r"[ .*_\-]")
+# cheap tests that a text may hold spaced-out letters ("N E W", "c.a.l.l"), before the real regex
+_SPACED_HINT_SPACES = re.compile(r" [^\W_] {1,4}[^\W_] ")
+_SPACED_HINT_MARKS = re.compile(r"[.*_\-/|][^\W_][.*_\-/|][^\W_]")
 
 
 def _spaced_replacement(match: re.Match) -> Segments | None:
@@ -320,7 +430,8 @@ def normalise(text: str) -> Normalised:
                 break
     if not norm.text.isascii() or _has_controls(norm.text):
         norm = apply(norm, _SPECIAL_CHARS, _char_replacement)
-    norm = apply(norm, _SPACED, _spaced_replacement)
+    if _SPACED_HINT_SPACES.search(" " + norm.text + " ") or _SPACED_HINT_MARKS.search(norm.text):
+        norm = apply(norm, _SPACED, _spaced_replacement)
     return norm
 
 
@@ -334,30 +445,87 @@ def _has_controls(text: str) -> bool:
 # --- numbers: words and look-alike letters become digits -------------------------------------
 
 _UNITS = {
-    "zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
-    "six": "6", "seven": "7", "eight": "8", "nine": "9",
-    "cero": "0", "uno": "1", "dos": "2", "tres": "3", "cuatro": "4", "cinco": "5", "seis": "6",
-    "siete": "7", "ocho": "8", "nueve": "9",
+    "zero": "0",
+    "oh": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "cero": "0",
+    "uno": "1",
+    "dos": "2",
+    "tres": "3",
+    "cuatro": "4",
+    "cinco": "5",
+    "seis": "6",
+    "siete": "7",
+    "ocho": "8",
+    "nueve": "9",
 }
 _TEENS = {
-    "ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13", "fourteen": "14",
-    "fifteen": "15", "sixteen": "16", "seventeen": "17", "eighteen": "18", "nineteen": "19",
-    "diez": "10", "doce": "12", "trece": "13", "catorce": "14", "quince": "15",
-    "dieciseis": "16", "diecisiete": "17", "dieciocho": "18", "diecinueve": "19",
+    "ten": "10",
+    "eleven": "11",
+    "twelve": "12",
+    "thirteen": "13",
+    "fourteen": "14",
+    "fifteen": "15",
+    "sixteen": "16",
+    "seventeen": "17",
+    "eighteen": "18",
+    "nineteen": "19",
+    "diez": "10",
+    "doce": "12",
+    "trece": "13",
+    "catorce": "14",
+    "quince": "15",
+    "dieciseis": "16",
+    "diecisiete": "17",
+    "dieciocho": "18",
+    "diecinueve": "19",
     "veinte": "20",
-    "veintiuno": "21", "veintidos": "22", "veintitres": "23", "veinticuatro": "24",
-    "veinticinco": "25", "veintiseis": "26", "veintisiete": "27", "veintiocho": "28",
+    "veintiuno": "21",
+    "veintidos": "22",
+    "veintitres": "23",
+    "veinticuatro": "24",
+    "veinticinco": "25",
+    "veintiseis": "26",
+    "veintisiete": "27",
+    "veintiocho": "28",
     "veintinueve": "29",
 }
 _TENS = {
-    "twenty": "2", "thirty": "3", "forty": "4", "fourty": "4", "fifty": "5", "sixty": "6",
-    "seventy": "7", "eighty": "8", "ninety": "9",
-    "treinta": "3", "cuarenta": "4", "cincuenta": "5", "sesenta": "6", "setenta": "7",
-    "ochenta": "8", "noventa": "9",
+    "twenty": "2",
+    "thirty": "3",
+    "forty": "4",
+    "fourty": "4",
+    "fifty": "5",
+    "sixty": "6",
+    "seventy": "7",
+    "eighty": "8",
+    "ninety": "9",
+    "treinta": "3",
+    "cuarenta": "4",
+    "cincuenta": "5",
+    "sesenta": "6",
+    "setenta": "7",
+    "ochenta": "8",
+    "noventa": "9",
 }
 _HUNDREDS = {
-    "cien": "1", "ciento": "1", "doscientos": "2", "trescientos": "3", "cuatrocientos": "4",
-    "quinientos": "5", "seiscientos": "6", "setecientos": "7", "ochocientos": "8",
+    "cien": "1",
+    "ciento": "1",
+    "doscientos": "2",
+    "trescientos": "3",
+    "cuatrocientos": "4",
+    "quinientos": "5",
+    "seiscientos": "6",
+    "setecientos": "7",
+    "ochocientos": "8",
     "novecientos": "9",
 }
 _REPEAT = {"double": 2, "triple": 3, "doble": 2}
@@ -370,14 +538,78 @@ _NUMBER_RUN = re.compile(
     rf"(?![a-z])"
 )
 _LEET_DIGITS = {"o": "0", "l": "1", "i": "1"}
-_LEET_TOKEN = re.compile(r"(?<![a-z0-9])(?=[0-9oli]{0,40}[0-9])[0-9]{0,40}[oli][0-9oli]{0,40}(?![a-z0-9])")
-_NUMERIC = re.compile(rf"(?P<words>{_NUMBER_RUN.pattern})|(?P<leet>{_LEET_TOKEN.pattern})")
+_LEET_CHARS = frozenset("0123456789oli")
+_LEET_TOKEN = re.compile(r"[0-9oli]{1,40}(?![a-z0-9])")
+_DIGIT_RUN_RE = re.compile(r"[0-9]+")
+
+
+@lru_cache(maxsize=1)
+def _number_word_automaton() -> ahocorasick.Automaton:
+    automaton = ahocorasick.Automaton()
+    for word in _NUMBER_WORDS:
+        automaton.add_word(word, len(word))
+    automaton.make_automaton()
+    return automaton
+
+
+def _numeric_edits(lowered: str) -> list[tuple[int, int, str | Segments]]:
+    """Edits turning number words and look-alike letters inside numbers into digits."""
+    edits: list[tuple[int, int, str | Segments]] = []
+    covered = -1
+    for end_index, length in _number_word_automaton().iter(lowered):
+        start = end_index + 1 - length
+        if start < covered or (start > 0 and lowered[start - 1].isalpha()):
+            continue
+        match = _NUMBER_RUN.match(lowered, start)
+        if match is None:
+            continue
+        covered = match.end()
+        run = match.group(0)
+        if run in ("o", "oh"):
+            continue  # a lone "o" or "oh" is a word, not a zero
+        edits.append((start, match.end(), _words_to_digits(run)))
+    if any(c in lowered for c in "oli"):
+        covered = -1
+        n = len(lowered)
+        for m in _DIGIT_RUN_RE.finditer(lowered):
+            start, end = m.span()
+            if start < covered:
+                continue
+            before = lowered[start - 1] if start else ""
+            after = lowered[end] if end < n else ""
+            if before not in ("o", "l", "i") and after not in ("o", "l", "i"):
+                continue
+            first = start
+            while start > 0 and first - start <= 40 and lowered[start - 1] in _LEET_CHARS:
+                start -= 1
+            if start > 0 and lowered[start - 1] in _LEET_CHARS:  # a token too long for a number
+                stop = end
+                while stop < n and lowered[stop] in _LEET_CHARS:
+                    stop += 1
+                covered = stop
+                continue
+            if start > 0 and lowered[start - 1].isalpha():
+                continue
+            token = _LEET_TOKEN.match(lowered, start)
+            if token is None:
+                continue
+            covered = token.end()
+            edits.append(
+                (start, token.end(), "".join(_LEET_DIGITS.get(c, c) for c in token.group(0)))
+            )
+    if len(edits) > 1:
+        edits.sort(key=lambda e: e[0])
+    return edits
+
+
 _WORD_OR_SEP = re.compile(rf"(?P<w>{_WORD_ALT})|(?P<sep>[^a-z]+|\b(?:and|y|o)\b)")
 
 
 def _words_to_digits(run: str) -> Segments:
     """Turn a run of number words (with their separators) into digit segments."""
-    tokens = [(m.group(0), m.start(), m.end(), m.lastgroup == "w") for m in _WORD_OR_SEP.finditer(run)]
+    tokens = [
+        (m.group(0), m.start(), m.end(), m.lastgroup == "w") for m in _WORD_OR_SEP.finditer(run)
+    ]
     out: Segments = []
 
     def following(k: int) -> tuple[int, str] | None:
@@ -434,16 +666,6 @@ def _words_to_digits(run: str) -> Segments:
     return out
 
 
-def _numeric_replacement(match: re.Match) -> Segments | str | None:
-    if match.lastgroup == "leet":
-        token = match.group(0)
-        return "".join(_LEET_DIGITS.get(c, c) for c in token)
-    run = match.group(0)
-    if run in ("o", "oh"):
-        return None  # a lone "o" or "oh" is a word, not a zero
-    return _words_to_digits(run)
-
-
 def numeric_view(norm: Normalised) -> Normalised:
     """Lowercase view of `norm` with number words and digit look-alikes turned into digits.
 
@@ -451,19 +673,87 @@ def numeric_view(norm: Normalised) -> Normalised:
     a view span onto `norm.text` and `span` onto the original text.
     """
     lowered = Normalised(
-        norm.lower, norm.original, norm._out_starts, norm._src_starts, norm._src_ends,
-        norm._linear, norm._parent,
+        norm.lower,
+        norm.original,
+        norm._out_starts,
+        norm._src_starts,
+        norm._src_ends,
+        norm._linear,
+        norm._parent,
     )
-    edits = []
-    for match in _NUMERIC.finditer(lowered.text):
-        replacement = _numeric_replacement(match)
-        if replacement is not None:
-            edits.append((match.start(), match.end(), replacement))
-    step = rewrite(lowered.text, edits)
+    step = rewrite(lowered.text, _numeric_edits(lowered.text))
     return Normalised(
-        step.text, norm.original, step._out_starts, step._src_starts, step._src_ends,
-        step._linear, lowered,
+        step.text,
+        norm.original,
+        step._out_starts,
+        step._src_starts,
+        step._src_ends,
+        step._linear,
+        lowered,
     )
+
+
+# --- one ad: title and body analysed together ------------------------------------------------
+
+FIELD_SEPARATOR = "\n" * 6
+"""Joins title and body: more line breaks than any entity, phrase or phone chain can span."""
+
+
+@dataclass(frozen=True)
+class AdText:
+    """An ad's title and body (each cut to MAX_FIELD_CHARS) normalised as one text.
+
+    `norm` and `view` (its numeric view) cover title + FIELD_SEPARATOR + body; `evidence`
+    turns a span of either back into {field, start, end, text} on the original field.
+    """
+
+    title: str
+    body: str
+    norm: Normalised
+    view: Normalised
+    truncated: bool
+
+    @property
+    def body_offset(self) -> int:
+        return len(self.title) + len(FIELD_SEPARATOR)
+
+    def _evidence(self, start: int, end: int) -> dict:
+        offset = self.body_offset
+        if start >= offset or end > len(self.title):
+            field, text = "body", self.body
+            start, end = max(start - offset, 0), max(end - offset, 0)
+        else:
+            field, text = "title", self.title
+        end = min(max(end, start), len(text))
+        start = min(start, end)
+        return {"field": field, "start": start, "end": end, "text": text[start:end]}
+
+    def evidence(self, start: int, end: int) -> dict:
+        """Evidence for norm.text[start:end]."""
+        return self._evidence(*self.norm.span(start, end))
+
+    def view_evidence(self, start: int, end: int) -> dict:
+        """Evidence for view.text[start:end]."""
+        return self._evidence(*self.view.span(start, end))
+
+
+def _field(value) -> tuple[str, bool]:
+    if value is None:
+        return "", False
+    if not isinstance(value, str):
+        value = str(value)
+    if len(value) > MAX_FIELD_CHARS:
+        return value[:MAX_FIELD_CHARS], True
+    return value, False
+
+
+@lru_cache(maxsize=64)
+def analyse_ad(title: str, body: str) -> AdText:
+    """Normalise an ad once for every detector (cached: the pipeline asks several times)."""
+    title, title_cut = _field(title)
+    body, body_cut = _field(body)
+    norm = normalise(title + FIELD_SEPARATOR + body)
+    return AdText(title, body, norm, numeric_view(norm), title_cut or body_cut)
 
 
 # --- template text -----------------------------------------------------------------------------
@@ -478,21 +768,48 @@ def template_text(title: str, body: str) -> str:
     Phones become <phone>, emails <email>, handles <handle>, URLs <url> and any other number
     <num>, so ads posted from one template under different contacts share their words.
     """
-    from detectors.entities import analyse_field, placeholder_spans  # entities builds on this
+    from detectors.entities import placeholder_spans  # late: entities builds on this module
 
-    parts = []
-    for text in (title, body):
-        text = text[:MAX_FIELD_CHARS] if isinstance(text, str) else ""
-        norm, view = analyse_field(text)
-        lowered = norm.lower
-        pieces = []
-        pos = 0
-        for start, end, label in placeholder_spans(norm, view):
-            if start < pos:
-                continue
-            pieces.append(lowered[pos:start])
-            pieces.append(f" <{label}> ")
-            pos = end
-        pieces.append(lowered[pos:])
-        parts.append(_DIGIT_RUN.sub(" <num> ", "".join(pieces)))
-    return _SPACES.sub(" ", " ".join(parts)).strip()
+    ad = analyse_ad(title, body)
+    lowered = ad.norm.lower
+    pieces = []
+    pos = 0
+    for start, end, label in placeholder_spans(ad.norm, ad.view):
+        if start < pos:
+            continue
+        pieces.append(lowered[pos:start])
+        pieces.append(f" <{label}> ")
+        pos = end
+    pieces.append(lowered[pos:])
+    text = _DIGIT_RUN.sub(" <num> ", "".join(pieces))
+    return _SPACES.sub(" ", text).strip()
+
+
+def previous_word(
+    text: str, pos: int, skip: str = " ", max_len: int = 20
+) -> tuple[str, int] | None:
+    """The word (letters, digits, ' and /) ending just before `pos`, after skipping up to four
+    `skip` characters, with its start; None when there is none within `max_len` characters."""
+    end = pos
+    while end > 0 and pos - end < 4 and text[end - 1] in skip:
+        end -= 1
+    start = end
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "'/"):
+        start -= 1
+        if end - start > max_len:
+            return None
+    if start == end:
+        return None
+    return text[start:end], start
+
+
+def previous_words(text: str, pos: int, count: int, skip: str = " ") -> list[tuple[str, int]]:
+    """Up to `count` words before `pos`, nearest first (see `previous_word`)."""
+    words: list[tuple[str, int]] = []
+    for _ in range(count):
+        found = previous_word(text, pos, skip)
+        if found is None:
+            break
+        words.append(found)
+        pos = found[1]
+    return words

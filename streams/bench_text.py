@@ -20,8 +20,9 @@ from pathlib import Path
 
 import phonenumbers
 
-from detectors.entities import analyse_field, extract_entities
+from detectors.entities import extract_entities
 from detectors.indicators import match_indicators
+from detectors.text import analyse_ad
 from streams.errors import CliError
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "text_labelled.jsonl"
@@ -58,14 +59,18 @@ class Evaluation:
     negatives: int = 0
     vigil: dict[str, Score] = field(default_factory=lambda: defaultdict(Score))
     baseline_phones: Score = field(default_factory=Score)
-    style_recall: dict[str, list[int]] = field(default_factory=dict)  # style -> [found, expected, baseline]
+    style_recall: dict[str, list[int]] = field(
+        default_factory=dict
+    )  # style -> [found, expected, baseline]
     held_out: set[str] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
 
 
 def load_labelled(path: Path) -> list[dict]:
     if not path.is_file():
-        raise CliError(f"labelled set not found: {path} (make it with tests/data/make_text_labelled.py)")
+        raise CliError(
+            f"labelled set not found: {path} (make it with tests/data/make_text_labelled.py)"
+        )
     records = []
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
@@ -83,7 +88,9 @@ def baseline_phones(title: str, body: str, country: str) -> list[str]:
     out = []
     for text in (title, body):
         for match in phonenumbers.PhoneNumberMatcher(text, country):
-            out.append(phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164))
+            out.append(
+                phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+            )
     return out
 
 
@@ -122,19 +129,41 @@ def evaluate(records: list[dict]) -> Evaluation:
     return result
 
 
+# descriptive sentences of the kind that fill a classified ad around its contacts and numbers
+FILLER = [
+    "I am sweet, playful and easy going, and I love meeting new people.",
+    "Come relax with me after a long day, everything is calm and private.",
+    "Clean, friendly and always on time, I treat everyone with respect.",
+    "Serious inquiries only please, no games and no time wasters.",
+    "My place is quiet, safe and easy to find with parking right outside.",
+    "Message me to know more about my schedule this week.",
+    "Selling because I am moving across the country, pickup only.",
+    "Everything works great and has been kept in a smoke free home.",
+    "Friendly conversation, good vibes and a warm smile guaranteed.",
+    "Please read the whole ad before you reach out to me.",
+    "I speak English and a little Spanish, and I love to travel.",
+    "Bring a good attitude and we will get along just fine.",
+    "Located close to the highway, shopping center and restaurants.",
+    "Pictures are recent and real, what you see is what you get.",
+    "Available most evenings and weekends, just ask ahead of time.",
+    "The apartment is bright, recently painted and close to transit.",
+]
+
+
 def padded_corpus(records: list[dict], target: int = TARGET_AD_CHARS) -> list[tuple[str, str, str]]:
-    """(title, body, country) per record, each body padded with other ads' text to ~target chars."""
-    bodies = [r["body"] for r in records]
+    """(title, body, country) per record: the ad's own text plus filler prose to ~target chars.
+
+    Each benchmark ad keeps exactly the entities of its labelled ad; the filler is ordinary prose,
+    so a 600-character ad has one ad's worth of contacts and numbers, as a real one would.
+    """
     corpus = []
     for i, record in enumerate(records):
         body = record["body"]
-        k = i + 1
+        k = i
         while len(body) < target:
-            body += " " + bodies[k % len(bodies)]
-            k += 1
-        cut = body.rfind(" ", 0, target + 40)
-        body = body[: cut if cut > target - 60 else target]
-        corpus.append((record["title"], f"{body} #{i}", record.get("country") or "US"))
+            body += " " + FILLER[k % len(FILLER)]
+            k += 7
+        corpus.append((record["title"], body, record.get("country") or "US"))
     return corpus
 
 
@@ -147,18 +176,35 @@ def baseline_only(title: str, body: str, country: str) -> None:
     baseline_phones(title, body, country)
 
 
-def rate(fn: Callable[[str, str, str], None], corpus: list[tuple[str, str, str]], seconds: float) -> float:
-    """Ads per second over whole passes of the corpus, for at least `seconds`."""
+def rate(
+    fn: Callable[[str, str, str], None], corpus: list[tuple[str, str, str]], seconds: float
+) -> float:
+    """Ads per CPU second of this process over whole passes of the corpus, for at least `seconds`.
+
+    CPU time rather than wall time: other work on the machine then slows the figure less.
+    """
     done = 0
-    start = time.perf_counter()
+    start = time.process_time()
     while True:
-        analyse_field.cache_clear()
+        analyse_ad.cache_clear()
         for title, body, country in corpus:
             fn(title, body, country)
         done += len(corpus)
-        elapsed = time.perf_counter() - start
+        elapsed = time.process_time() - start
         if elapsed >= seconds:
             return done / elapsed
+
+
+def compare_rates(
+    corpus: list[tuple[str, str, str]], seconds: float, rounds: int = 5
+) -> tuple[float, float]:
+    """Best-of-`rounds` rates of vigil and the baseline, measured alternately so that a noisy
+    neighbour on the machine weighs on both alike."""
+    vigil, base = 0.0, 0.0
+    for _ in range(rounds):
+        vigil = max(vigil, rate(enrich, corpus, seconds / rounds))
+        base = max(base, rate(baseline_only, corpus, seconds / rounds))
+    return vigil, base
 
 
 def pin_to_one_core() -> str:
@@ -176,11 +222,14 @@ def _fmt(score: Score) -> str:
     return f"{score.precision:9.3f} {score.recall:7.3f} {score.tp:5d} {score.fp:4d} {score.fn:4d}"
 
 
-def report(result: Evaluation, vigil_rate: float, base_rate: float, corpus_chars: float, pin: str) -> str:
+def report(
+    result: Evaluation, vigil_rate: float, base_rate: float, corpus_chars: float, pin: str
+) -> str:
     lines = [
         f"labelled set: {result.ads} ads ({result.negatives} negatives without phones)",
         "",
-        f"{'entity':<10} {'extractor':<13} {'precision':>9} {'recall':>7} {'tp':>5} {'fp':>4} {'fn':>4}",
+        f"{'entity':<10} {'extractor':<13} {'precision':>9} {'recall':>7} "
+        f"{'tp':>5} {'fp':>4} {'fn':>4}",
     ]
     for kind in ENTITY_TYPES:
         lines.append(f"{kind:<10} {'vigil':<13} {_fmt(result.vigil[kind])}")
@@ -190,7 +239,10 @@ def report(result: Evaluation, vigil_rate: float, base_rate: float, corpus_chars
     for style in sorted(result.style_recall, key=lambda s: (s in result.held_out, s)):
         found, expected, base = result.style_recall[style]
         tag = " (held out)" if style in result.held_out else ""
-        lines.append(f"  {style:<24} {found / expected:5.2f} / {base / expected:4.2f}   {found}/{expected}{tag}")
+        lines.append(
+            f"  {style:<24} {found / expected:5.2f} / {base / expected:4.2f}"
+            f"   {found}/{expected}{tag}"
+        )
     seen = [v for s, v in result.style_recall.items() if s not in result.held_out]
     held = [v for s, v in result.style_recall.items() if s in result.held_out]
     for name, group in (("styles built for", seen), ("held-out styles", held)):
@@ -199,7 +251,8 @@ def report(result: Evaluation, vigil_rate: float, base_rate: float, corpus_chars
             lines.append(f"  {name:<24} recall {found / expected:.3f} ({found}/{expected})")
     lines += [
         "",
-        f"throughput, one core ({pin}), ads of {corpus_chars:.0f} characters on average:",
+        f"throughput, one core ({pin}), best of 5 alternating rounds, CPU time, ads of "
+        f"{corpus_chars:.0f} characters on average:",
         f"  vigil full text enrichment   {vigil_rate:9.0f} ads/s",
         f"  phonenumbers matcher only    {base_rate:9.0f} ads/s",
         f"  ratio vigil / baseline       {vigil_rate / base_rate:9.2f}",
@@ -217,8 +270,7 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate(records)
     corpus = padded_corpus(records)
     rate(enrich, corpus[:50], 0.2)  # warm caches and the automata
-    vigil_rate = rate(enrich, corpus, args.seconds)
-    base_rate = rate(baseline_only, corpus, args.seconds)
+    vigil_rate, base_rate = compare_rates(corpus, args.seconds)
     corpus_chars = sum(len(t) + len(b) for t, b, _ in corpus) / len(corpus)
     print(report(result, vigil_rate, base_rate, corpus_chars, pin))
     return 1 if result.errors else 0
@@ -226,9 +278,16 @@ def run(args: argparse.Namespace) -> int:
 
 def register_bench(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "text", help="precision/recall per entity type and ads/s of the text detectors vs phonenumbers"
+        "text",
+        help="precision/recall per entity type and ads/s of the text detectors vs phonenumbers",
     )
-    parser.add_argument("--data", default=str(DEFAULT_DATA), help="labelled JSONL (default: %(default)s)")
-    parser.add_argument("--seconds", type=float, default=3.0,
-                        help="minimum seconds per throughput measurement (default: %(default)s)")
+    parser.add_argument(
+        "--data", default=str(DEFAULT_DATA), help="labelled JSONL (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=3.0,
+        help="CPU seconds per throughput measurement, split in 5 rounds (default: %(default)s)",
+    )
     parser.set_defaults(func=run)

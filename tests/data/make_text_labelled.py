@@ -23,14 +23,62 @@ import phonenumbers
 SEED = 20261125
 OUT = Path(__file__).with_name("text_labelled.jsonl")
 
-US_AREA_CODES = [201, 212, 213, 305, 312, 404, 415, 469, 503, 512, 602, 615, 702, 704, 713, 718,
-                 720, 786, 813, 832, 904, 916, 919, 949, 972, 206, 210, 214, 216, 301]
+US_AREA_CODES = [
+    201,
+    212,
+    213,
+    305,
+    312,
+    404,
+    415,
+    469,
+    503,
+    512,
+    602,
+    615,
+    702,
+    704,
+    713,
+    718,
+    720,
+    786,
+    813,
+    832,
+    904,
+    916,
+    919,
+    949,
+    972,
+    206,
+    210,
+    214,
+    216,
+    301,
+]
 EN = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 ES = ["cero", "uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve"]
-EN_TENS = {2: "twenty", 3: "thirty", 4: "forty", 5: "fifty", 6: "sixty", 7: "seventy",
-           8: "eighty", 9: "ninety"}
-EN_TEENS = ["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
-            "eighteen", "nineteen"]
+EN_TENS = {
+    2: "twenty",
+    3: "thirty",
+    4: "forty",
+    5: "fifty",
+    6: "sixty",
+    7: "seventy",
+    8: "eighty",
+    9: "ninety",
+}
+EN_TEENS = [
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
 CIRCLED = "⓪①②③④⑤⑥⑦⑧⑨"
 DINGBAT = "⓿➊➋➌➍➎➏➐➑➒"
 FULLWIDTH = "０１２３４５６７８９"
@@ -41,24 +89,95 @@ EMOJI_SEPS = ["💋", "🔥", "❤️", "💕", "⭐", "🌸", "✨"]
 ZERO_WIDTH = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"]
 
 STYLES = [
-    "plain_dash", "parens", "dots", "spaces", "e164_plus", "one_prefix", "spelled_en",
-    "spelled_es", "concat_words", "mixed_words_digits", "tens_words", "circled", "dingbat",
-    "fullwidth", "keycap", "letter_for_digit", "sep_underscore", "sep_star", "sep_slash",
-    "emoji_between", "zero_width", "html_entities", "html_tags", "spaced_digits",
-    "spaced_dashes", "double_words", "national_foreign", "international_foreign",
+    "plain_dash",
+    "parens",
+    "dots",
+    "spaces",
+    "e164_plus",
+    "one_prefix",
+    "spelled_en",
+    "spelled_es",
+    "concat_words",
+    "mixed_words_digits",
+    "tens_words",
+    "circled",
+    "dingbat",
+    "fullwidth",
+    "keycap",
+    "letter_for_digit",
+    "sep_underscore",
+    "sep_star",
+    "sep_slash",
+    "emoji_between",
+    "zero_width",
+    "html_entities",
+    "html_tags",
+    "spaced_digits",
+    "spaced_dashes",
+    "double_words",
+    "national_foreign",
+    "international_foreign",
 ]
 HELD_OUT_STYLES = ["math_bold", "superscript", "arabic_indic", "dot_word_separator"]
 
-FIRST = ["Amber", "Bella", "Candy", "Destiny", "Emma", "Gigi", "Kitty", "Lola", "Mia", "Nina",
-         "Roxy", "Sasha", "Tina", "Vicky", "Zoe", "Ava", "Luna", "Jade", "Ruby", "Skye"]
+FIRST = [
+    "Amber",
+    "Bella",
+    "Candy",
+    "Destiny",
+    "Emma",
+    "Gigi",
+    "Kitty",
+    "Lola",
+    "Mia",
+    "Nina",
+    "Roxy",
+    "Sasha",
+    "Tina",
+    "Vicky",
+    "Zoe",
+    "Ava",
+    "Luna",
+    "Jade",
+    "Ruby",
+    "Skye",
+]
 WEBMAIL = ["gmail", "yahoo", "hotmail", "outlook", "icloud", "protonmail"]
-CITIES = ["Denver", "Omaha", "Wichita", "Tulsa", "Boise", "Reno", "Tucson", "Fresno", "Memphis",
-          "Louisville", "Raleigh", "Toledo", "Spokane", "Albuquerque", "Houston", "Phoenix",
-          "Atlanta", "Chicago", "Dallas", "Seattle", "Orlando", "Sacramento", "Portland",
-          "Las Vegas", "San Diego", "Miami", "Nashville", "Charlotte"]
-FOREIGN = {"MX": ["Guadalajara", "Monterrey", "Puebla", "Tijuana"],
-           "ES": ["Madrid", "Barcelona", "Valencia", "Sevilla"],
-           "GB": ["Manchester", "Birmingham", "Leeds", "Glasgow"]}
+CITIES = [
+    "Denver",
+    "Omaha",
+    "Wichita",
+    "Tulsa",
+    "Boise",
+    "Reno",
+    "Tucson",
+    "Fresno",
+    "Memphis",
+    "Louisville",
+    "Raleigh",
+    "Toledo",
+    "Spokane",
+    "Albuquerque",
+    "Houston",
+    "Phoenix",
+    "Atlanta",
+    "Chicago",
+    "Dallas",
+    "Seattle",
+    "Orlando",
+    "Sacramento",
+    "Portland",
+    "Las Vegas",
+    "San Diego",
+    "Miami",
+    "Nashville",
+    "Charlotte",
+]
+FOREIGN = {
+    "MX": ["Guadalajara", "Monterrey", "Puebla", "Tijuana"],
+    "ES": ["Madrid", "Barcelona", "Valencia", "Sevilla"],
+    "GB": ["Manchester", "Birmingham", "Leeds", "Glasgow"],
+}
 
 
 # --- numbers -------------------------------------------------------------------------------
@@ -75,7 +194,9 @@ def foreign_number(rng: random.Random, country: str) -> tuple[str, str]:
     """(national significant number, E.164): random digits that phonenumbers accepts."""
     for _ in range(1000):
         if country == "MX":
-            nsn = rng.choice(["55", "33", "81"]) + "".join(rng.choice("0123456789") for _ in range(8))
+            nsn = rng.choice(["55", "33", "81"]) + "".join(
+                rng.choice("0123456789") for _ in range(8)
+            )
         elif country == "ES":
             nsn = rng.choice("67") + "".join(rng.choice("0123456789") for _ in range(8))
         else:  # GB mobile
@@ -154,7 +275,9 @@ def obfuscate(national: str, e164: str, style: str, country: str, rng: random.Ra
     if style == "spaces":
         return " ".join(g)
     if style == "e164_plus":
-        return rng.choice([e164, f"+1 {' '.join(g)}", f"+1-{'-'.join(g)}", f"+1 ({g[0]}) {g[1]} {g[2]}"])
+        return rng.choice(
+            [e164, f"+1 {' '.join(g)}", f"+1-{'-'.join(g)}", f"+1 ({g[0]}) {g[1]} {g[2]}"]
+        )
     if style == "one_prefix":
         return rng.choice([f"1-{'-'.join(g)}", f"1 ({g[0]}) {g[1]}-{g[2]}", f"1{national}"])
     if style == "spelled_en":
@@ -175,7 +298,9 @@ def obfuscate(national: str, e164: str, style: str, country: str, rng: random.Ra
     if style == "fullwidth":
         return map_digits(rng.choice(["-".join(g), f"({g[0]}) {g[1]}-{g[2]}"]), FULLWIDTH)
     if style == "keycap":
-        return "".join(f"{c}\ufe0f\u20e3" if c.isdigit() else c for c in rng.choice([national, " ".join(g)]))
+        return "".join(
+            f"{c}\ufe0f\u20e3" if c.isdigit() else c for c in rng.choice([national, " ".join(g)])
+        )
     if style == "letter_for_digit":
         return letter_for_digit(national, rng)
     if style in ("sep_underscore", "sep_star", "sep_slash"):
@@ -187,7 +312,9 @@ def obfuscate(national: str, e164: str, style: str, country: str, rng: random.Ra
     if style == "zero_width":
         return "".join(c + rng.choice(ZERO_WIDTH) for c in "-".join(g)).rstrip("".join(ZERO_WIDTH))
     if style == "html_entities":
-        return "".join(f"&#{ord(c)};" if c.isdigit() and rng.random() < 0.6 else c for c in "-".join(g))
+        return "".join(
+            f"&#{ord(c)};" if c.isdigit() and rng.random() < 0.6 else c for c in "-".join(g)
+        )
     if style == "html_tags":
         return f"<b>{g[0]}</b>-<span>{g[1]}</span>-<i>{g[2]}</i>"
     if style == "spaced_digits":
@@ -212,8 +339,9 @@ def obfuscate(national: str, e164: str, style: str, country: str, rng: random.Ra
         return f"0{national[:4]} {national[4:]}"
     if style == "international_foreign":
         cc = phonenumbers.country_code_for_region(country)
-        return rng.choice([f"+{cc} {national[:2]} {national[2:6]} {national[6:]}", e164,
-                           f"00{cc} {national}"])
+        return rng.choice(
+            [f"+{cc} {national[:2]} {national[2:6]} {national[6:]}", e164, f"00{cc} {national}"]
+        )
     # held-out styles
     if style == "math_bold":
         return map_digits("-".join(g), MATH_BOLD)
@@ -231,36 +359,78 @@ def obfuscate(national: str, e164: str, style: str, country: str, rng: random.Ra
 
 def random_handle(rng: random.Random) -> str:
     name = rng.choice(FIRST).lower()
-    return rng.choice([f"{name}_{rng.randrange(10, 99)}", f"{name}{rng.randrange(100, 999)}",
-                       f"sweet{name}{rng.randrange(1, 9)}", f"{name}.x{rng.randrange(10, 99)}"])
+    return rng.choice(
+        [
+            f"{name}_{rng.randrange(10, 99)}",
+            f"{name}{rng.randrange(100, 999)}",
+            f"sweet{name}{rng.randrange(1, 9)}",
+            f"{name}.x{rng.randrange(10, 99)}",
+        ]
+    )
 
 
 def email_mention(rng: random.Random) -> tuple[str, str]:
     local = f"{rng.choice(FIRST).lower()}{rng.randrange(10, 999)}"
     host = rng.choice(WEBMAIL)
     value = f"{local}@{host}.com"
-    text = rng.choice([value, f"{local} at {host} dot com", f"{local}(at){host}(dot)com",
-                       f"{local} [at] {host} [dot] com", f"{local} @ {host} . com",
-                       f"{local.upper()}@{host.upper()}.COM"])
+    text = rng.choice(
+        [
+            value,
+            f"{local} at {host} dot com",
+            f"{local}(at){host}(dot)com",
+            f"{local} [at] {host} [dot] com",
+            f"{local} @ {host} . com",
+            f"{local.upper()}@{host.upper()}.COM",
+        ]
+    )
     return text, value
 
 
 def handle_mention(rng: random.Random) -> tuple[str, str]:
     handle = random_handle(rng)
-    platform, text = rng.choice([
-        ("snapchat", f"snap: {handle}"), ("snapchat", f"SC: {handle}"),
-        ("snapchat", f"\U0001f47b {handle}"), ("snapchat", f"add my snapchat {handle}"),
-        ("instagram", f"IG: @{handle}"), ("instagram", f"insta {handle}"),
-        ("telegram", f"telegram @{handle}"), ("telegram", f"t.me/{handle}"),
-        ("kik", f"kik me at {handle}"), ("whatsapp", f"WhatsApp: {handle}"),
-    ])
+    platform, text = rng.choice(
+        [
+            ("snapchat", f"snap: {handle}"),
+            ("snapchat", f"SC: {handle}"),
+            ("snapchat", f"\U0001f47b {handle}"),
+            ("snapchat", f"add my snapchat {handle}"),
+            ("instagram", f"IG: @{handle}"),
+            ("instagram", f"insta {handle}"),
+            ("telegram", f"telegram @{handle}"),
+            ("telegram", f"t.me/{handle}"),
+            ("instagram", f"instagram.com/{handle}"),
+            ("kik", f"kik me at {handle}"),
+            ("whatsapp", f"WhatsApp: {handle}"),
+        ]
+    )
     return text, f"{platform}:{handle}"
+
+
+def url_mention(rng: random.Random) -> str:
+    word = rng.choice(["fun", "vip", "dates", "world"])
+    name = f"{rng.choice(FIRST).lower()}{word}{rng.randrange(1, 99)}"
+    tld = rng.choice(["com", "net", "xyz", "site"])
+    return rng.choice(
+        [
+            f"www.{name}.{tld}",
+            f"https://{name}.{tld}/profile",
+            f"{name}.{tld}",
+            f"http://www.{name}.{tld}/gallery?id={rng.randrange(1, 999)}",
+        ]
+    )
 
 
 def age_mention(rng: random.Random) -> tuple[str, int]:
     age = rng.randrange(19, 35)
     words = {19: "nineteen", 20: "twenty", 21: "twenty one", 22: "twenty-two", 23: "twenty three"}
-    options = [f"{age}yo", f"{age} y/o", f"age: {age}", f"I'm {age}", f"{age} years old", f"{age} yrs old"]
+    options = [
+        f"{age}yo",
+        f"{age} y/o",
+        f"age: {age}",
+        f"I'm {age}",
+        f"{age} years old",
+        f"{age} yrs old",
+    ]
     if age in words:
         options.append(f"{words[age]} years old")
     if age in (19, 20, 21, 22, 23):
@@ -283,42 +453,90 @@ POSITIVE_OPENERS = [
     "{name} {age_text} new in town, {city} until Sunday then leaving for {city2}.",
 ]
 CONTACT_LINES = [
-    "Call or text {phone}.", "Text me at {phone} anytime.", "Contact: {phone}", "📱 {phone}",
-    "Serious buyers only, call {phone} after {time}.", "Llámame al {phone}", "Ph: {phone}",
-    "{phone} text only", "No blocked calls. {phone}", "For appointments {phone} (text first)",
+    "Call or text {phone}.",
+    "Text me at {phone} anytime.",
+    "Contact: {phone}",
+    "📱 {phone}",
+    "Serious buyers only, call {phone} after {time}.",
+    "Llámame al {phone}",
+    "Ph: {phone}",
+    "{phone} text only",
+    "No blocked calls. {phone}",
+    "For appointments {phone} (text first)",
 ]
 EXTRA_LINES = [
-    "Rates: hh {small} / h {price}.", "Open {time} to late, 7 days.", "Ask about specials.",
-    "Located near exit {exit} off I-{interstate}.", "Serious inquiries only.",
-    "{email_text} for pics.", "{handle_text}", "Available {date}.", "Zip {zip}.",
-    "Model {model}, {miles} miles.", "Thanks for reading!", "Height 5'{inch}\", {lbs} lbs.",
+    "Rates: hh {small} / h {price}.",
+    "Open {time} to late, 7 days.",
+    "Ask about specials.",
+    "Located near exit {exit} off I-{interstate}.",
+    "Serious inquiries only.",
+    "{email_text} for pics.",
+    "{handle_text}",
+    "Available {date}.",
+    "Zip {zip}.",
+    "Model {model}, {miles} miles.",
+    "Thanks for reading!",
+    "Height 5'{inch}\", {lbs} lbs.",
+    "More at {url_text}",
+    "Reviews: {url_text} .",
 ]
-ITEMS = ["sofa", "mountain bike", "desk", "guitar", "laptop", "dining table", "fridge", "kayak",
-         "camera", "treadmill"]
+ITEMS = [
+    "sofa",
+    "mountain bike",
+    "desk",
+    "guitar",
+    "laptop",
+    "dining table",
+    "fridge",
+    "kayak",
+    "camera",
+    "treadmill",
+]
 
 
 def date_text(rng: random.Random) -> str:
     m, d, y = rng.randrange(1, 13), rng.randrange(1, 29), rng.choice([2024, 2025, 2026])
-    return rng.choice([f"{m}/{d}/{y}", f"{y}-{m:02d}-{d:02d}", f"{d}.{m:02d}.{y}", f"{m}/{d}",
-                       f"March {d}, {y}", f"{d} Oct {y}", f"{m:02d}-{d:02d}-{str(y)[2:]}"])
+    return rng.choice(
+        [
+            f"{m}/{d}/{y}",
+            f"{y}-{m:02d}-{d:02d}",
+            f"{d}.{m:02d}.{y}",
+            f"{m}/{d}",
+            f"March {d}, {y}",
+            f"{d} Oct {y}",
+            f"{m:02d}-{d:02d}-{str(y)[2:]}",
+        ]
+    )
 
 
 def time_text(rng: random.Random) -> str:
     h, mi = rng.randrange(1, 13), rng.choice([0, 15, 30, 45])
-    return rng.choice([f"{h}:{mi:02d}pm", f"{h}:{mi:02d} am", f"{h}pm", f"{h + 8}:{mi:02d}",
-                       f"{h}:{mi:02d}"])
+    return rng.choice(
+        [f"{h}:{mi:02d}pm", f"{h}:{mi:02d} am", f"{h}pm", f"{h + 8}:{mi:02d}", f"{h}:{mi:02d}"]
+    )
 
 
 def fill(template: str, rng: random.Random, **extra) -> str:
     values = {
-        "name": rng.choice(FIRST), "city": rng.choice(CITIES), "city2": rng.choice(CITIES),
-        "item": rng.choice(ITEMS), "price": rng.choice([150, 200, 250, 300, 450, 1200, 1850]),
-        "small": rng.choice([40, 60, 80, 100, 120]), "date": date_text(rng), "time": time_text(rng),
-        "exit": rng.randrange(10, 300), "interstate": rng.choice([5, 10, 15, 25, 35, 40, 70, 80, 95]),
-        "zip": f"{rng.randrange(10000, 99999)}", "model": f"XR-{rng.randrange(100, 9999)}",
+        "name": rng.choice(FIRST),
+        "city": rng.choice(CITIES),
+        "city2": rng.choice(CITIES),
+        "item": rng.choice(ITEMS),
+        "price": rng.choice([150, 200, 250, 300, 450, 1200, 1850]),
+        "small": rng.choice([40, 60, 80, 100, 120]),
+        "date": date_text(rng),
+        "time": time_text(rng),
+        "exit": rng.randrange(10, 300),
+        "interstate": rng.choice([5, 10, 15, 25, 35, 40, 70, 80, 95]),
+        "zip": f"{rng.randrange(10000, 99999)}",
+        "model": f"XR-{rng.randrange(100, 9999)}",
         "miles": f"{rng.randrange(10, 200)},{rng.randrange(0, 999):03d}",
-        "inch": rng.randrange(0, 11), "lbs": rng.randrange(100, 180), "age_text": "",
-        "email_text": "", "handle_text": "",
+        "inch": rng.randrange(0, 11),
+        "lbs": rng.randrange(100, 180),
+        "age_text": "",
+        "email_text": "",
+        "handle_text": "",
+        "url_text": "",
     }
     values.update(extra)
     return template.format(**values)
@@ -345,13 +563,18 @@ def positive(rng: random.Random, idx: int, style: str, held_out: bool) -> dict:
     if "{age_text}" in opener:
         expected["ages"].append(age)
     for name in (city, city2):
-        if ("{city}" in opener and name == city) or ("{city2}" in opener and name == city2):
-            if name not in expected["locations"]:
-                expected["locations"].append(name)
+        named = ("{city}" in opener and name == city) or ("{city2}" in opener and name == city2)
+        if named and name not in expected["locations"]:
+            expected["locations"].append(name)
     body_parts.append(fill(rng.choice(CONTACT_LINES), rng, phone=phone_texts[0]))
     if n_phones == 2:
-        body_parts.append(fill(rng.choice(["Or {phone}.", "Backup line {phone}", "2nd # {phone}"]),
-                               rng, phone=phone_texts[1]))
+        body_parts.append(
+            fill(
+                rng.choice(["Or {phone}.", "Backup line {phone}", "2nd # {phone}"]),
+                rng,
+                phone=phone_texts[1],
+            )
+        )
     for line in rng.sample(EXTRA_LINES, k=rng.randrange(1, 4)):
         if "{email_text}" in line:
             text, value = email_mention(rng)
@@ -360,15 +583,36 @@ def positive(rng: random.Random, idx: int, style: str, held_out: bool) -> dict:
         elif "{handle_text}" in line:
             text, value = handle_mention(rng)
             expected["handles"].append(value)
+            if "/" in text:
+                expected["urls"].append(text)
             body_parts.append(fill(line, rng, handle_text=text))
+        elif "{url_text}" in line:
+            text = url_mention(rng)
+            expected["urls"].append(text)
+            body_parts.append(fill(line, rng, url_text=text))
         else:
             body_parts.append(fill(line, rng))
     rng.shuffle(body_parts[1:])
-    title = rng.choice(["{name} ❤️", "New listing", "Available now", "{item} for sale", "Hola papi",
-                        "Sweet and fun", "Looking for work", "Call me"])
+    title = rng.choice(
+        [
+            "{name} ❤️",
+            "New listing",
+            "Available now",
+            "{item} for sale",
+            "Hola papi",
+            "Sweet and fun",
+            "Looking for work",
+            "Call me",
+        ]
+    )
     return {
-        "id": f"pos-{idx:04d}", "group": "positive", "style": style, "held_out": held_out,
-        "country": country, "title": fill(title, rng), "body": " ".join(body_parts),
+        "id": f"pos-{idx:04d}",
+        "group": "positive",
+        "style": style,
+        "held_out": held_out,
+        "country": country,
+        "title": fill(title, rng),
+        "body": " ".join(body_parts),
         "expected": expected,
     }
 
@@ -411,7 +655,13 @@ def isbn13(rng: random.Random) -> str:
     digits = [9, 7, 8] + [rng.randrange(10) for _ in range(9)]
     check = (10 - sum(d * (1 if i % 2 == 0 else 3) for i, d in enumerate(digits)) % 10) % 10
     s = "".join(map(str, digits + [check]))
-    return rng.choice([s, f"{s[:3]}-{s[3]}-{s[4:7]}-{s[7:12]}-{s[12]}", f"{s[:3]}-{s[3:5]}-{s[5:9]}-{s[9:12]}-{s[12]}"])
+    return rng.choice(
+        [
+            s,
+            f"{s[:3]}-{s[3]}-{s[4:7]}-{s[7:12]}-{s[12]}",
+            f"{s[:3]}-{s[3:5]}-{s[5:9]}-{s[9:12]}-{s[12]}",
+        ]
+    )
 
 
 def isbn10(rng: random.Random) -> str:
@@ -430,24 +680,57 @@ def negative(rng: random.Random, idx: int) -> dict:
     age_text, age = age_mention(rng)
     city, city2 = rng.choice(CITIES), rng.choice(CITIES)
     body = fill(
-        template, rng, city=city, city2=city2, vin=vin(rng), isbn13=isbn13(rng), isbn10=isbn10(rng),
-        street=rng.randrange(100, 9999), state=rng.choice(STATES),
-        order=rng.choice([f"{rng.randrange(10**9, 10**10)}", f"{rng.randrange(100, 999)}-{rng.randrange(1000000, 9999999)}"]),
-        tracking=f"1Z{rng.randrange(10**15, 10**16)}", room=rng.randrange(100, 999),
-        building=rng.choice("ABCDEFG"), size=rng.randrange(0, 14), year=rng.randrange(1960, 2026),
-        time2=time_text(rng), sqft=rng.randrange(800, 9000), beds=rng.randrange(1, 6),
-        baths=rng.randrange(1, 4), price2=rng.choice([300, 350, 400]),
-        serial=f"{rng.randrange(10**9, 10**10)}", cents=f"{rng.randrange(0, 100):02d}",
-        flight=f"{rng.choice(['UA', 'AA', 'DL'])}{rng.randrange(100, 9999)}", gate=rng.randrange(1, 40),
-        seat=f"{rng.randrange(1, 40)}{rng.choice('ABCDEF')}", part=f"{rng.randrange(10**6, 10**7)}-{rng.randrange(100, 999)}",
-        coord1=rng.randrange(1000, 9999), coord2=rng.randrange(1000, 9999), elev=rng.randrange(1000, 9999),
-        score1=rng.randrange(0, 40), score2=rng.randrange(0, 40), score3=rng.randrange(0, 40),
-        score4=rng.randrange(0, 40), year2=rng.randrange(2000, 2030), dim1=rng.randrange(10, 300),
-        dim2=rng.randrange(10, 300), dim3=rng.randrange(10, 300), kg=rng.randrange(1, 90),
-        watts=rng.randrange(100, 2000), pop=f"{rng.randrange(1, 999)},{rng.randrange(0, 999):03d}",
-        ref=rng.randrange(10**5, 10**8), routing=f"{rng.randrange(10**8, 10**9)}",
-        mins=rng.randrange(20, 60), last4=f"{rng.randrange(0, 10000):04d}",
-        tract=f"{rng.randrange(1000, 9999)}.{rng.randrange(10, 99)}", age_text=age_text,
+        template,
+        rng,
+        city=city,
+        city2=city2,
+        vin=vin(rng),
+        isbn13=isbn13(rng),
+        isbn10=isbn10(rng),
+        street=rng.randrange(100, 9999),
+        state=rng.choice(STATES),
+        order=rng.choice(
+            [
+                f"{rng.randrange(10**9, 10**10)}",
+                f"{rng.randrange(100, 999)}-{rng.randrange(1000000, 9999999)}",
+            ]
+        ),
+        tracking=f"1Z{rng.randrange(10**15, 10**16)}",
+        room=rng.randrange(100, 999),
+        building=rng.choice("ABCDEFG"),
+        size=rng.randrange(0, 14),
+        year=rng.randrange(1960, 2026),
+        time2=time_text(rng),
+        sqft=rng.randrange(800, 9000),
+        beds=rng.randrange(1, 6),
+        baths=rng.randrange(1, 4),
+        price2=rng.choice([300, 350, 400]),
+        serial=f"{rng.randrange(10**9, 10**10)}",
+        cents=f"{rng.randrange(0, 100):02d}",
+        flight=f"{rng.choice(['UA', 'AA', 'DL'])}{rng.randrange(100, 9999)}",
+        gate=rng.randrange(1, 40),
+        seat=f"{rng.randrange(1, 40)}{rng.choice('ABCDEF')}",
+        part=f"{rng.randrange(10**6, 10**7)}-{rng.randrange(100, 999)}",
+        coord1=rng.randrange(1000, 9999),
+        coord2=rng.randrange(1000, 9999),
+        elev=rng.randrange(1000, 9999),
+        score1=rng.randrange(0, 40),
+        score2=rng.randrange(0, 40),
+        score3=rng.randrange(0, 40),
+        score4=rng.randrange(0, 40),
+        year2=rng.randrange(2000, 2030),
+        dim1=rng.randrange(10, 300),
+        dim2=rng.randrange(10, 300),
+        dim3=rng.randrange(10, 300),
+        kg=rng.randrange(1, 90),
+        watts=rng.randrange(100, 2000),
+        pop=f"{rng.randrange(1, 999)},{rng.randrange(0, 999):03d}",
+        ref=rng.randrange(10**5, 10**8),
+        routing=f"{rng.randrange(10**8, 10**9)}",
+        mins=rng.randrange(20, 60),
+        last4=f"{rng.randrange(0, 10000):04d}",
+        tract=f"{rng.randrange(1000, 9999)}.{rng.randrange(10, 99)}",
+        age_text=age_text,
     )
     title = rng.choice(["For sale", "Info", "Details", "Update", "Notice", "FYI", "Listing"])
     locations = []
@@ -455,11 +738,21 @@ def negative(rng: random.Random, idx: int) -> dict:
         if placeholder in template and name not in locations:
             locations.append(name)
     return {
-        "id": f"neg-{idx:04d}", "group": "negative", "style": "negative", "held_out": False,
-        "country": "US", "title": title, "body": body,
-        "expected": {"phones": [], "emails": [], "handles": [],
-                     "ages": [age] if "{age_text}" in template else [], "urls": [],
-                     "locations": locations},
+        "id": f"neg-{idx:04d}",
+        "group": "negative",
+        "style": "negative",
+        "held_out": False,
+        "country": "US",
+        "title": title,
+        "body": body,
+        "expected": {
+            "phones": [],
+            "emails": [],
+            "handles": [],
+            "ages": [age] if "{age_text}" in template else [],
+            "urls": [],
+            "locations": locations,
+        },
     }
 
 
