@@ -1,7 +1,8 @@
 """Hash banks: named sets of photo hashes (e.g. `missing_children`, `previously_flagged`).
 
-An entry carries its case id, source and date, and the hashes of the photo's eight dihedral
-variants (flips and 90° rotations), so a mirrored or rotated re-post still matches. Matching
+An entry carries its case id, source and date, and the hashes of the dihedral variants
+(flips and 90° rotations) of the photo and of its centre crop, so a mirrored, rotated,
+captioned or lightly cropped re-post still matches. Matching
 goes through `HammingIndex` per hash type; a query whose PDQ quality is under 50 is not
 matched by PDQ (low-information images match everything).
 """
@@ -18,7 +19,10 @@ from detectors.images import PDQ_MIN_QUALITY
 # Distances at or under which a hash type counts as a match. PDQ 31 is ThreatExchange's
 # default; the 64-bit hashes are kept tight because their false-positive rate rises fast
 # (see `vigil bench images`, which measures the threshold at FPR <= 1e-4).
-THRESHOLDS = {"pdq": 31, "dhash": 6, "phash": 5}
+THRESHOLDS = {"pdq": 31, "dhash": 4, "phash": 4}
+# pHash is computed and recorded, but not matched on: on low-texture photos (star fields,
+# microscopy tiles) distinct images reach pHash distance 0 (see the benchmark's FPR row).
+MATCH_KINDS = ("pdq", "dhash")
 BITS = {"pdq": 256, "dhash": 64, "phash": 64}
 
 
@@ -65,18 +69,20 @@ class BankSet:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def match(self, hashes: dict) -> list[dict]:
-        """Bank entries matching an image's hashes: one row per entry, its closest hash type."""
+    def match(self, *queries: dict) -> list[dict]:
+        """Bank entries matching an image (given as one or more hash sets, e.g. the photo and
+        its centre crop): one row per entry, with its closest hash type and distance."""
         found: dict[int, tuple[str, int]] = {}
-        if hashes.get("pdq_quality", 0) < PDQ_MIN_QUALITY:
-            return []  # a low-information image (flat, tiny) would match everything
-        for kind in ("pdq", "dhash", "phash"):
-            if not hashes.get(kind):
-                continue
-            query = bytes.fromhex(hashes[kind])
-            for label, distance in self._indexes[kind].search(query, self.thresholds[kind]):
-                if label not in found:
-                    found[label] = (kind, distance)
+        for hashes in queries:
+            if hashes.get("pdq_quality", 0) < PDQ_MIN_QUALITY:
+                continue  # a low-information image (flat, tiny) would match everything
+            for kind in MATCH_KINDS:
+                if not hashes.get(kind):
+                    continue
+                query = bytes.fromhex(hashes[kind])
+                for label, distance in self._indexes[kind].search(query, self.thresholds[kind]):
+                    if label not in found or distance < found[label][1]:
+                        found[label] = (kind, distance)
         rows = []
         for label, (kind, distance) in sorted(found.items(), key=lambda kv: kv[1][1]):
             entry = self.entries[label]

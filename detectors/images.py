@@ -149,6 +149,27 @@ def hash_image(img: Image.Image, *, trim: bool = True) -> dict:
             "dhash": str(imagehash.dhash(small))}
 
 
+CENTRE_SHARE = 0.8  # centre crop kept on both sides: cuts banners, captions and light crops
+
+
+def centre_crop(img: Image.Image, share: float = CENTRE_SHARE) -> Image.Image:
+    dx, dy = int(img.width * (1 - share) / 2), int(img.height * (1 - share) / 2)
+    return img.crop((dx, dy, img.width - dx, img.height - dy))
+
+
+def bank_variants(img: Image.Image) -> list[dict]:
+    """What a bank stores per photo: the dihedral variants of the photo and of its centre crop,
+    so mirrored, rotated, captioned and lightly cropped re-posts still match."""
+    img = trim_borders(img)
+    return dihedral_hashes(img) + dihedral_hashes(centre_crop(img))
+
+
+def query_variants(img: Image.Image) -> list[dict]:
+    """What an ad photo is matched with: its hashes and those of its centre crop."""
+    img = trim_borders(img)
+    return [hash_image(img, trim=False), hash_image(centre_crop(img), trim=False)]
+
+
 def dihedral_hashes(img: Image.Image) -> list[dict]:
     """Hashes of the 8 flips/rotations of an image (for bank entries: mirrored re-posts match)."""
     img = trim_borders(img)
@@ -188,13 +209,13 @@ def analyse_ad_images(images: list[dict], *, fetch: Callable[[dict], bytes] | No
     for index, image in enumerate(images):
         ref = image_ref(image)
         try:
-            hashes = hash_image(decode_image((fetch or inline_fetch)(image)))
+            queries = query_variants(decode_image((fetch or inline_fetch)(image)))
         except ImageFetchError as exc:
             out["errors"].append({"index": index, "ref": ref, "error": exc.code,
                                   "detail": exc.detail})
             continue
-        out["images"].append({"index": index, "ref": ref, **hashes})
+        out["images"].append({"index": index, "ref": ref, **queries[0]})
         if banks is not None:
-            for match in banks.match(hashes):
+            for match in banks.match(*queries):
                 out["matches"].append({**match, "image_index": index, "image_ref": ref})
     return out

@@ -18,7 +18,7 @@ import redis
 from PIL import Image
 
 from detectors.banks import BankEntry, BankSet
-from detectors.images import ImageFetchError, decode_image, dihedral_hashes
+from detectors.images import ImageFetchError, bank_variants, decode_image
 from streams.errors import CliError
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".ti
 
 def entry_for_image(bank: str, entry_id: str, img: Image.Image, *, case_id: str | None = None,
                     source: str | None = None, date: str | None = None) -> BankEntry:
-    return BankEntry(bank, entry_id, case_id, source, date, tuple(dihedral_hashes(img)))
+    return BankEntry(bank, entry_id, case_id, source, date, tuple(bank_variants(img)))
 
 
 def entries_from_path(bank: str, path: Path, *, case_id: str | None = None,
@@ -172,7 +172,7 @@ def _cmd_bank(args) -> int:
     if args.action == "add":
         added = _store().add_from_path(args.name, Path(args.path), case_id=args.case_id,
                                        source=args.source)
-        print(f"bank {args.name}: {added} entries added (8 dihedral variants each)")
+        print(f"bank {args.name}: {added} entries added (16 variants each: dihedral x centre crop)")
         return 0
     if args.action == "list":
         banks = _store().load_all()
@@ -193,22 +193,22 @@ def _cmd_bank(args) -> int:
                 fh.write(json.dumps(entry.as_record()) + "\n")
         print(f"{len(banks)} entries written to {args.out}")
         return 0
-    from detectors.images import hash_image
+    from detectors.images import query_variants
 
     banks = load_bank_file(args.banks) if args.banks else _store().load_all()
     status = 1
     for image in args.images:
         try:
-            hashes = hash_image(decode_image(Path(image).read_bytes()))
+            queries = query_variants(decode_image(Path(image).read_bytes()))
         except (FileNotFoundError, ImageFetchError) as exc:
             print(f"{image}\terror\t{exc}")
             continue
-        matches = banks.match(hashes)
+        matches = banks.match(*queries)
         for m in matches:
             print(f"{image}\tmatch\t{m['bank']}/{m['entry_id']}\tcase={m['case_id']}"
                   f"\t{m['hash_type']} distance {m['distance']}")
         if not matches:
-            print(f"{image}\tno match\t(pdq quality {hashes['pdq_quality']})")
+            print(f"{image}\tno match\t(pdq quality {queries[0]['pdq_quality']})")
         status = 0 if matches else status
     return status
 
