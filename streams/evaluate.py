@@ -41,7 +41,7 @@ def score_batch(ads: list[dict], *, disabled=frozenset(), model_path=None, banks
     return with_final_clusters(scored, pipeline.link_store.cluster_of)
 
 
-def score_stream(ads: list[dict], *, timeout_s: float) -> list[dict]:
+def score_stream(ads: list[dict], *, timeout_s: float, bank_entries=None) -> list[dict]:
     """Feed the corpus through a real worker on a fresh topic prefix; the scored records."""
     import os
 
@@ -62,6 +62,11 @@ def score_stream(ads: list[dict], *, timeout_s: float) -> list[dict]:
     settings = load_settings()
     ensure_stack(settings)
     ensure_topics(settings)
+    client = redis.Redis.from_url(settings.redis_url)
+    if bank_entries:
+        from streams.banks import BankStore
+
+        BankStore(client, redis_prefix(settings)).add_entries(bank_entries)
     produce(settings.kafka_bootstrap, settings.topics.raw,
             [(ad["ad_id"].encode(), json.dumps(ad).encode()) for ad in ads])
     wanted = {ad["ad_id"] for ad in ads}
@@ -70,7 +75,7 @@ def score_stream(ads: list[dict], *, timeout_s: float) -> list[dict]:
         scored = read_topic(settings.kafka_bootstrap, settings.topics.scored,
                             until=lambda recs: len({r["ad_id"] for r in recs}) >= len(wanted),
                             timeout_s=timeout_s, progress=True)
-    store = RedisLinkStore(redis.Redis.from_url(settings.redis_url), redis_prefix(settings))
+    store = RedisLinkStore(client, redis_prefix(settings))
     return with_final_clusters(scored, store.cluster_of)
 
 
@@ -90,11 +95,18 @@ def _cmd_eval(args) -> int:
     truth = {ad["ad_id"]: ad.get("ground_truth") or {} for ad in ads}
     if not any(truth.values()):
         raise CliError("the corpus has no ground_truth: generate one with `vigil generate`")
-    banks = None
+    banks, bank_entries = None, None
     if args.banks:
         from streams.banks import load_bank_file
 
         banks = load_bank_file(args.banks)
+        bank_entries = banks.entries
+    if args.bank_dir:
+        from detectors.banks import BankSet
+        from streams.banks import entries_from_path
+
+        bank_entries = entries_from_path("missing_children", Path(args.bank_dir))
+        banks = BankSet(bank_entries)
     started = time.monotonic()
     batch = score_batch(ads, model_path=args.model, banks=banks)
     rows = [("batch (all signals)", evaluate(batch, truth).row())]
@@ -106,7 +118,7 @@ def _cmd_eval(args) -> int:
                                  banks=banks)
             rows.append((f"batch without {family}", evaluate(scored, truth).row()))
     if args.stream:
-        stream = score_stream(ads, timeout_s=args.timeout)
+        stream = score_stream(ads, timeout_s=args.timeout, bank_entries=bank_entries)
         rows.append(("stream (all signals)", evaluate(stream, truth).row()))
         agreement, compared = severity_agreement(batch, stream)
         print(f"stream vs batch: severities agree on {agreement:.4%} of {compared} ads")
@@ -118,7 +130,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("eval", help="precision/recall/cluster quality on a labelled corpus")
     p.add_argument("--corpus", required=True, help="JSONL from `vigil generate`")
     p.add_argument("--model", help="text model file")
-    p.add_argument("--banks", help="hash-bank file to match photos against")
+    p.add_argument("--banks", help="hash-bank export file to match photos against")
+    p.add_argument("--bank-dir", help="missing-children photos + manifest (vigil generate --bank-out)")
     p.add_argument("--ablation", action="store_true", help="also switch each signal family off")
     p.add_argument("--stream", action="store_true", help="also run the corpus through the worker")
     p.add_argument("--timeout", type=float, default=1800, help="stream run time-out, seconds")
