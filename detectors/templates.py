@@ -19,6 +19,7 @@ NUM_PERM = 64
 SHINGLE_WORDS = 3
 SIMILARITY_THRESHOLD = 0.6
 MIN_SHINGLES = 8  # shorter texts are too generic to call a shared template
+MAX_CANDIDATES = 32
 
 _WORD = re.compile(r"[^\W_]+|<[a-z]+>", re.UNICODE)
 _PROTOTYPE = MinHash(num_perm=NUM_PERM, seed=7)
@@ -81,7 +82,9 @@ class TemplateIndex:
         sig = signature(template_text)
         if sig.minhash is None:
             return None
-        candidates = sorted(self.lsh.query(sig.minhash))
+        # the first few candidates (in a stable order) name the group; a popular template has
+        # thousands of members and looking all of them up would make each ad O(group size)
+        candidates = sorted(self.lsh.query(sig.minhash))[:MAX_CANDIDATES]
         template_ids = sorted(t for t in (self.template_of.get(c) for c in candidates) if t)
         template_id = template_ids[0] if template_ids else ad_id
         self.template_of[ad_id] = template_id
