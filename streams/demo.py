@@ -103,6 +103,7 @@ def run_demo(args) -> int:
     stop = threading.Event()
     received: list[float] = []
     try:
+        _ensure_model(args)  # before the stack: a first run trains for a while
         t0 = time.monotonic()
         info = ensure_stack(settings)
         ensure_topics(settings)
@@ -123,7 +124,6 @@ def run_demo(args) -> int:
         added = store.add_from_path("missing_children", bank_dir)
         print(f"demo: {len(ads)} synthetic ads; missing_children bank loaded ({added} entries)",
               flush=True)
-        _ensure_model(args)
 
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "VIGIL_DEMO_SECRET": DEMO_SECRET}
         sink_out = workdir / "received.jsonl"
