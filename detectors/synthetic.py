@@ -182,7 +182,7 @@ class PhoneBook:
                 or self.exchange_555(city))
 
     def exchange_555(self, city: City) -> str:
-        """NXX-555-XXXX outside 01XX: ordinary sellers' numbers."""
+        """An area-code-555 number whose line is outside 0100-0199: ordinary sellers' numbers."""
         number = self._take(city.area_codes, range(200, 10_000), 60)
         return number or self._take(ALL_AREA_CODES, range(200, 10_000), 10_000) or "2025550100"
 
