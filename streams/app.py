@@ -89,13 +89,13 @@ def create_app(settings: Settings | None = None, *, model_path: str | None = Non
 
     def components():
         if not state:
+            # built completely before it is kept: a failure (e.g. a foreign model file) is
+            # raised again on the next record, with its own message, instead of half a state
             client = redis.Redis.from_url(settings.redis_url)
+            pipeline = stream_pipeline(settings, client, model_path=model_path)
             banks = _start_live_banks(settings, client)
-            state["banks"] = banks
-            state["pipeline"] = stream_pipeline(
-                settings, client, banks=banks.current if banks else None, model_path=model_path
-            )
-            state["suppression"] = RedisSuppression(client, redis_prefix(settings))
+            state.update(banks=banks, pipeline=pipeline,
+                         suppression=RedisSuppression(client, redis_prefix(settings)))
         if state.get("banks") is not None:
             state["pipeline"].banks = state["banks"].current
         return state["pipeline"], state["suppression"]
