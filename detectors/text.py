@@ -176,16 +176,6 @@ def _chain(step: Normalised, previous: Normalised) -> Normalised:
     """`step` rewrote previous.text; give it previous as parent (skipping identity steps)."""
     if step.text == previous.text and not step._out_starts:
         return previous
-    if previous.identity:
-        return Normalised(
-            step.text,
-            previous.original,
-            step._out_starts,
-            step._src_starts,
-            step._src_ends,
-            step._linear,
-            None,
-        )
     return Normalised(
         step.text,
         previous.original,
@@ -193,7 +183,7 @@ def _chain(step: Normalised, previous: Normalised) -> Normalised:
         step._src_starts,
         step._src_ends,
         step._linear,
-        previous,
+        None if previous.identity else previous,
     )
 
 

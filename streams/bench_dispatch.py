@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from streams.errors import CliError
+from streams.processes import stop_process_group
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET_ENV = "VIGIL_BENCH_SECRET"
@@ -145,13 +145,7 @@ def _start(args: list[str], env: dict, **kw) -> subprocess.Popen:
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    stop_process_group(proc)
 
 
 def _bench(rate: float, seconds: float) -> dict:
