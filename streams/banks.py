@@ -11,13 +11,14 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import sys
 import threading
 from pathlib import Path
 
 import redis
 from PIL import Image
 
-from detectors.banks import BankEntry, BankSet
+from detectors.banks import BankEntry, BankSet, unmatchable
 from detectors.images import ImageFetchError, bank_variants, decode_image
 from streams.errors import CliError
 
@@ -36,6 +37,8 @@ def entries_from_path(bank: str, path: Path, *, case_id: str | None = None,
     """Entries from a directory of images (or its manifest.csv) or a CSV manifest with columns
     entry_id, case_id, source, date, file (file relative to the CSV)."""
     path = Path(path)
+    if not path.exists():
+        raise CliError(f"{path}: no such directory or file")
     if path.is_dir() and (path / "manifest.csv").exists():
         path = path / "manifest.csv"
     if path.is_dir():
@@ -53,8 +56,13 @@ def entries_from_path(bank: str, path: Path, *, case_id: str | None = None,
         raise CliError(f"{path}: give a directory of images or a CSV manifest")
     if not rows:
         raise CliError(f"{path}: no images found")
-    entries = []
+    entries, seen = [], set()
     for number, row in enumerate(rows, start=1):
+        if not row.get("entry_id") or not row.get("file"):
+            raise CliError(f"{path} row {number}: entry_id and file must not be empty")
+        if row["entry_id"] in seen:
+            raise CliError(f"{path} row {number}: entry_id {row['entry_id']} appears twice")
+        seen.add(row["entry_id"])
         file = base / row["file"]
         try:
             img = decode_image(file.read_bytes())
@@ -100,8 +108,18 @@ class BankStore:
     def version(self) -> int:
         return int(self.client.get(self.version_key) or 0)
 
+    def load_entries(self) -> list[BankEntry]:
+        """Every stored entry, in a stable order; a malformed record is logged and skipped."""
+        entries = []
+        for key, raw in sorted(self.client.hgetall(self.key).items()):
+            try:
+                entries.append(BankEntry.from_record(json.loads(raw)))
+            except (ValueError, TypeError) as exc:  # JSONDecodeError is a ValueError
+                log.warning("hash banks: skipping malformed entry %r: %s", key, exc)
+        return entries
+
     def load_all(self) -> BankSet:
-        return BankSet([BankEntry.from_record(json.loads(raw)) for raw in self.client.hvals(self.key)])
+        return BankSet(self.load_entries())
 
 
 class LiveBanks:
@@ -125,34 +143,52 @@ class LiveBanks:
         return True
 
     def _loop(self) -> None:
-        pubsub = self.store.client.pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(self.store.channel)
-        try:
-            while not self._stop.is_set():
+        pubsub = None
+        while not self._stop.is_set():
+            try:
+                if pubsub is None:
+                    pubsub = self.store.client.pubsub(ignore_subscribe_messages=True)
+                    pubsub.subscribe(self.store.channel)
                 pubsub.get_message(timeout=self.poll_s)  # wakes at once on a change
-                try:
-                    self.refresh()
-                except redis.RedisError:
-                    log.warning("hash banks: Redis unavailable, keeping the last copy")
-        finally:
+                self.refresh()
+            except redis.RedisError as exc:
+                log.warning("hash banks: Redis unavailable (%s), keeping the last copy",
+                            type(exc).__name__)
+                if pubsub is not None:
+                    pubsub.close()
+                    pubsub = None
+                self._stop.wait(self.poll_s)
+        if pubsub is not None:
             pubsub.close()
 
     def start(self) -> None:
+        """Load the banks now (Redis errors propagate), then follow changes in a thread."""
         self.refresh()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="vigil-banks")
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.poll_s + 2)
 
 
 def load_bank_file(path: str) -> BankSet:
     """Banks for `vigil score` without Redis: JSON lines of entries (`vigil bank export`)."""
+    entries = []
     try:
         with open(path, encoding="utf-8") as fh:
-            return BankSet([BankEntry.from_record(json.loads(line)) for line in fh if line.strip()])
+            for number, line in enumerate(fh, start=1):
+                if line.strip():
+                    try:
+                        entries.append(BankEntry.from_record(json.loads(line)))
+                    except (ValueError, TypeError) as exc:
+                        raise CliError(f"{path} line {number}: not a bank entry ({exc})") from exc
     except FileNotFoundError as exc:
         raise CliError(f"no such bank file: {path}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"cannot read bank file {path}: {exc}") from exc
+    return BankSet(entries)
 
 
 # ---------------------------------------------------------------- CLI
@@ -170,9 +206,15 @@ def _store() -> BankStore:
 
 def _cmd_bank(args) -> int:
     if args.action == "add":
-        added = _store().add_from_path(args.name, Path(args.path), case_id=args.case_id,
-                                       source=args.source)
-        print(f"bank {args.name}: {added} entries added (16 variants each: dihedral x centre crop)")
+        entries = entries_from_path(args.name, Path(args.path), case_id=args.case_id,
+                                    source=args.source)
+        added = _store().add_entries(entries)
+        variants = len(entries[0].variants) if entries else 0
+        print(f"bank {args.name}: {added} entries added ({variants} hash variants each: flips, "
+              "rotations, centre crop)")
+        for entry in unmatchable(entries):
+            print(f"warning: {entry.entry_id} has too little detail (PDQ quality "
+                  f"{entry.quality} < 50) and will never match", file=sys.stderr)
         return 0
     if args.action == "list":
         banks = _store().load_all()

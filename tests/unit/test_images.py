@@ -106,3 +106,40 @@ def test_bad_image_is_a_per_image_error_and_the_rest_are_hashed():
     result = analyse_ad_images([{"data_b64": "!!notbase64"}, {"data_b64": good}], fetch=None)
     assert [e["error"] for e in result["errors"]] == ["bad_base64"]
     assert [i["index"] for i in result["images"]] == [1]
+
+
+def test_more_odd_formats_decode_to_rgb():
+    big16 = Image.fromarray(np.linspace(0, 65535, 1200 * 900).reshape(900, 1200)
+                             .astype(np.uint16))
+    assert decode_image(encode(big16, "PNG")).mode == "RGB"
+    rgba = photo().convert("RGBA")
+    assert hamming(hash_image(decode_image(encode(rgba, "PNG")))["pdq"],
+                   hash_image(photo())["pdq"]) <= 31
+    webp = decode_image(encode(photo(), "WEBP", quality=80))
+    assert hamming(hash_image(webp)["pdq"], hash_image(photo())["pdq"]) <= 31
+    with pytest.raises(ImageFetchError) as err:
+        decode_image(encode(photo(), "PNG")[:3000])
+    assert err.value.code == "corrupt"
+
+
+def test_an_ad_reads_at_most_the_image_cap_and_stops_after_repeated_timeouts():
+    from detectors.images import MAX_IMAGES_PER_AD, MAX_TIMEOUTS_PER_AD
+
+    calls = []
+
+    def slow_fetch(image):
+        calls.append(image["url"])
+        raise ImageFetchError("timeout", "no answer")
+
+    urls = [{"url": f"https://img.example/{n}.jpg"} for n in range(MAX_IMAGES_PER_AD + 5)]
+    result = analyse_ad_images(urls, fetch=slow_fetch)
+    codes = [e["error"] for e in result["errors"]]
+    assert len(calls) == MAX_TIMEOUTS_PER_AD
+    assert codes[:MAX_TIMEOUTS_PER_AD] == ["timeout"] * MAX_TIMEOUTS_PER_AD
+    assert codes[MAX_IMAGES_PER_AD:] == ["too_many_images"] * 5
+    assert set(codes[MAX_TIMEOUTS_PER_AD:MAX_IMAGES_PER_AD]) == {"skipped"}
+
+
+def test_malformed_image_items_are_per_image_errors():
+    result = analyse_ad_images([{"data_b64": 5}, "not a dict", {}], fetch=None)
+    assert [e["error"] for e in result["errors"]] == ["bad_base64", "no_fetcher", "no_fetcher"]
