@@ -8,6 +8,7 @@ topic prefix and compares the two paths' severities ad by ad.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 import time
@@ -32,23 +33,35 @@ def load_corpus(path: str) -> list[dict]:
         raise CliError(f"no such corpus file: {path} (make one: vigil generate)") from exc
 
 
-def score_batch(ads: list[dict], *, disabled=frozenset(), model_path=None, banks=None) -> list[dict]:
+def score_batch(ads: list[dict], *, disabled=frozenset(), model_path=None, banks=None,
+                enrich_cache: dict | None = None) -> list[dict]:
+    """Score the corpus in process. `enrich_cache` (ad_id -> enrichment) lets ablation runs
+    reuse the text and image enrichment, which does not depend on the signals switched off."""
     from streams.score import score_lines
 
     pipeline = batch_pipeline(model_path=model_path, disabled_families=disabled, banks=banks)
+    if enrich_cache is not None:
+        pipeline.enrich = _cached_enrich(pipeline.enrich, enrich_cache)
     lines = (json.dumps(ad).encode() for ad in ads)
     scored = [rec for kind, rec in score_lines(lines, pipeline) if kind == "scored"]
     return with_final_clusters(scored, pipeline.link_store.cluster_of)
 
 
+def _cached_enrich(enrich, cache: dict):
+    def cached(ad: dict) -> dict:
+        key = ad["ad_id"]
+        if key not in cache:
+            cache[key] = enrich(ad)
+        return cache[key]
+    return cached
+
+
 def score_stream(ads: list[dict], *, timeout_s: float, bank_entries=None) -> list[dict]:
     """Feed the corpus through a real worker on a fresh topic prefix; the scored records."""
-    import os
-
     import redis
 
     from streams.config import load_settings
-    from streams.kafkaio import produce, read_topic, running_worker
+    from streams.kafkaio import produce, read_topic, running_worker, worker_death
     from streams.linkstore import RedisLinkStore
     from streams.runtime import redis_prefix
     from streams.stack import ensure_stack
@@ -71,12 +84,22 @@ def score_stream(ads: list[dict], *, timeout_s: float, bank_entries=None) -> lis
             [(ad["ad_id"].encode(), json.dumps(ad).encode()) for ad in ads])
     wanted = {ad["ad_id"] for ad in ads}
     log_path = Path(tempfile.gettempdir()) / f"vigil-eval-worker-{prefix}log"
-    with running_worker({"VIGIL_TOPIC_PREFIX": prefix, "VIGIL_PARTITIONS": "1"}, log_path):
-        scored = read_topic(settings.kafka_bootstrap, settings.topics.scored,
-                            until=lambda recs: len({r["ad_id"] for r in recs}) >= len(wanted),
-                            timeout_s=timeout_s, progress=True)
+    print(f"eval: stream worker log: {log_path}", file=sys.stderr)
+    with running_worker({"VIGIL_TOPIC_PREFIX": prefix, "VIGIL_PARTITIONS": "1"}, log_path) as proc:
+        try:
+            scored = read_topic(settings.kafka_bootstrap, settings.topics.scored,
+                                until=lambda recs: len({r["ad_id"] for r in recs}) >= len(wanted),
+                                timeout_s=timeout_s, progress=True,
+                                abort_if=worker_death(proc, log_path))
+        except RuntimeError as exc:
+            raise CliError(f"the stream worker stopped before scoring every ad: {exc}") from exc
     store = RedisLinkStore(client, redis_prefix(settings))
-    return with_final_clusters(scored, store.cluster_of)
+    final = with_final_clusters(scored, store.cluster_of)
+    from streams.app import app_id_for
+    from streams.topics import delete_prefixed_topics
+
+    delete_prefixed_topics(settings.kafka_bootstrap, prefix, app_id_for(settings) + "-")
+    return final
 
 
 def print_table(rows: list[tuple[str, dict]]) -> None:
@@ -108,16 +131,19 @@ def _cmd_eval(args) -> int:
         bank_entries = entries_from_path("missing_children", Path(args.bank_dir))
         banks = BankSet(bank_entries)
     started = time.monotonic()
-    batch = score_batch(ads, model_path=args.model, banks=banks)
+    enrich_cache: dict = {}
+    batch = score_batch(ads, model_path=args.model, banks=banks, enrich_cache=enrich_cache)
     rows = [("batch (all signals)", evaluate(batch, truth).row())]
     print(f"eval: batch scored {len(batch)} ads in {time.monotonic() - started:.1f} s",
           file=sys.stderr)
     if args.ablation:
         for family in SIGNAL_FAMILIES:
             scored = score_batch(ads, disabled=frozenset({family}), model_path=args.model,
-                                 banks=banks)
+                                 banks=banks, enrich_cache=enrich_cache)
             rows.append((f"batch without {family}", evaluate(scored, truth).row()))
     if args.stream:
+        if args.model:  # the worker must score with the same model as the batch path
+            os.environ["VIGIL_MODEL"] = str(Path(args.model).resolve())
         stream = score_stream(ads, timeout_s=args.timeout, bank_entries=bank_entries)
         rows.append(("stream (all signals)", evaluate(stream, truth).row()))
         agreement, compared = severity_agreement(batch, stream)

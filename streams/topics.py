@@ -39,3 +39,18 @@ def ensure_topics(settings: Settings) -> list[str]:
         return created
     finally:
         admin.close()
+
+
+def delete_prefixed_topics(bootstrap: str, *prefixes: str) -> list[str]:
+    """Delete every topic whose name starts with one of `prefixes` (a test's or an eval run's
+    own topics, and its Faust app's changelog topics); returns the names deleted."""
+    if not prefixes or not all(prefixes):
+        raise ValueError("refusing to delete topics without a prefix")
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    try:
+        doomed = sorted(t for t in admin.list_topics() if t.startswith(prefixes))
+        if doomed:
+            admin.delete_topics(doomed)
+        return doomed
+    finally:
+        admin.close()

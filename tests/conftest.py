@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
@@ -18,11 +19,18 @@ def stack() -> StackInfo:
 
 
 @pytest.fixture
-def topic_prefix(monkeypatch) -> str:
-    """A unique topic prefix so a test's topics never collide with another run's."""
+def topic_prefix(monkeypatch, request) -> Iterator[str]:
+    """A unique topic prefix so a test's topics never collide with another run's; the test's
+    topics are deleted afterwards, so a long-lived dev broker does not pile up partitions."""
     prefix = f"t{uuid.uuid4().hex[:10]}."
     monkeypatch.setenv("VIGIL_TOPIC_PREFIX", prefix)
-    return prefix
+    yield prefix
+    if "stack" in request.fixturenames:
+        from streams.app import app_id_for
+        from streams.topics import delete_prefixed_topics
+
+        delete_prefixed_topics(request.getfixturevalue("stack").kafka_bootstrap, prefix,
+                               app_id_for(load_settings()) + "-")
 
 
 def pytest_collection_modifyitems(config, items):
