@@ -3,14 +3,16 @@
 An ad's template text (normalised, contacts and numbers replaced by placeholders) is cut into
 word shingles; ads whose estimated Jaccard similarity is over the threshold share a template
 (the "microcluster" idea of InfoShield). The LSH index's storage is injected: in memory for
-`vigil score`, Redis for the stream so every worker shares one index.
+`vigil score`, Redis for the stream so every worker shares one index (one round trip per ad).
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
@@ -57,40 +59,80 @@ def signature_key(sig: TemplateSignature) -> str:
 
 
 def new_lsh_index(storage_config: dict | None = None) -> MinHashLSH:
-    """An LSH index; `storage_config` is datasketch's (e.g. {"type": "redis", ...})."""
+    """A datasketch LSH index (used by tests and analyses that want datasketch's own API)."""
     kwargs = {"threshold": SIMILARITY_THRESHOLD, "num_perm": NUM_PERM}
     if storage_config:
         kwargs["storage_config"] = storage_config
     return MinHashLSH(**kwargs)
 
 
-class TemplateIndex:
-    """Assigns each ad a template id: the id of the first ad of its near-duplicate group.
+# Bands of the MinHash (datasketch's choice of b bands x r rows for the threshold): two ads
+# are candidates when some band of their signatures is identical.
+_BAND_RANGES: tuple[tuple[int, int], ...] = tuple(new_lsh_index().hashranges)
 
-    `lsh` holds the signatures (memory or Redis storage); `template_of` maps an ad id to its
-    template id (a dict, or a Redis hash adapter), so every worker agrees on the ids.
-    """
 
-    def __init__(self, lsh: MinHashLSH, template_of) -> None:
-        self.lsh = lsh
-        self.template_of = template_of
+def band_keys(minhash: MinHash) -> list[str]:
+    """One short key per band (band number + digest of its rows); equal band, equal key."""
+    values = np.asarray(minhash.hashvalues, dtype=np.uint64)
+    return [f"{i}:{hashlib.blake2b(values[a:b].tobytes(), digest_size=8).hexdigest()}"
+            for i, (a, b) in enumerate(_BAND_RANGES)]
 
-    def assign(self, ad_id: str, template_text: str) -> str | None:
-        known = self.template_of.get(ad_id)
-        if known:  # a re-delivered ad keeps its template
+
+class TemplateStore(Protocol):
+    """Where the bands and template ids live (memory for `vigil score`, Redis for the stream)."""
+
+    def template_of(self, ad_id: str) -> str | None: ...
+
+    def assign(self, ad_id: str, bands: list[str], max_candidates: int) -> str:
+        """Atomically: the smallest template id among the `max_candidates` smallest ad ids
+        sharing a band (or `ad_id` itself when none does); record it, add the ad to its bands.
+        An ad already recorded keeps its template id."""
+        ...
+
+
+class MemoryTemplateStore:
+    """Bands as sorted member lists in memory."""
+
+    def __init__(self) -> None:
+        self._bands: dict[str, list[str]] = {}
+        self._template_of: dict[str, str] = {}
+
+    def template_of(self, ad_id: str) -> str | None:
+        return self._template_of.get(ad_id)
+
+    def assign(self, ad_id: str, bands: list[str], max_candidates: int) -> str:
+        known = self._template_of.get(ad_id)
+        if known:
             return known
-        sig = signature(template_text)
-        if sig.minhash is None:
-            return None
-        # the first few candidates (in a stable order) name the group; a popular template has
-        # thousands of members and looking all of them up would make each ad O(group size)
-        candidates = sorted(self.lsh.query(sig.minhash))[:MAX_CANDIDATES]
-        template_ids = sorted(t for t in (self.template_of.get(c) for c in candidates) if t)
-        template_id = template_ids[0] if template_ids else ad_id
-        self.template_of[ad_id] = template_id
-        self.lsh.insert(ad_id, sig.minhash, check_duplication=False)
+        candidates: set[str] = set()
+        for band in bands:
+            candidates.update(self._bands.get(band, ())[:max_candidates])
+        nearest = sorted(candidates)[:max_candidates]
+        template_id = min((self._template_of[c] for c in nearest), default=ad_id)
+        self._template_of[ad_id] = template_id
+        for band in bands:
+            bisect.insort(self._bands.setdefault(band, []), ad_id)
         return template_id
 
 
+class TemplateIndex:
+    """Assigns each ad a template id: the id of the first ad of its near-duplicate group.
+
+    The first `MAX_CANDIDATES` candidates in id order name the group: a popular template has
+    thousands of members, and looking all of them up would make each ad O(group size).
+    """
+
+    def __init__(self, store: TemplateStore) -> None:
+        self.store = store
+
+    def assign(self, ad_id: str, template_text: str) -> str | None:
+        """The ad's template id (None when its text is too short); a re-delivered ad keeps
+        the id it was given first."""
+        sig = signature(template_text)
+        if sig.minhash is None:
+            return self.store.template_of(ad_id)
+        return self.store.assign(ad_id, band_keys(sig.minhash), MAX_CANDIDATES)
+
+
 def memory_template_index() -> TemplateIndex:
-    return TemplateIndex(new_lsh_index(), {})
+    return TemplateIndex(MemoryTemplateStore())

@@ -194,21 +194,56 @@ class RedisLinkStore:
         )
 
 
-class RedisHashMap:
-    """A dict-like view of one Redis hash (get / [] / []=), for the template index."""
+TEMPLATE_LUA = """
+local P, ad_id = ARGV[1], ARGV[2]
+local max_candidates, ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
+local map = P .. 'tpl:of'
+local known = redis.call('HGET', map, ad_id)
+if known then return known end
+-- byte order, as ZRANGE BYLEX and Python's str order on UTF-8 (Lua's < follows the locale)
+local function before(a, b)
+  local n = math.min(#a, #b)
+  for i = 1, n do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+local seen, candidates = {}, {}
+for i = 5, #ARGV do
+  local members = redis.call('ZRANGE', P .. 'tpl:band:' .. ARGV[i], '-', '+', 'BYLEX', 'LIMIT', 0, max_candidates)
+  for _, m in ipairs(members) do
+    if not seen[m] then seen[m] = true; candidates[#candidates + 1] = m end
+  end
+end
+table.sort(candidates, before)
+local best = nil
+for i = 1, math.min(max_candidates, #candidates) do
+  local t = redis.call('HGET', map, candidates[i])
+  if t and (best == nil or before(t, best)) then best = t end
+end
+if best == nil then best = ad_id end
+redis.call('HSET', map, ad_id, best)
+for i = 5, #ARGV do
+  local k = P .. 'tpl:band:' .. ARGV[i]
+  redis.call('ZADD', k, 0, ad_id)
+  redis.call('EXPIRE', k, ttl)
+end
+return best
+"""
 
-    def __init__(self, client: redis.Redis, key: str) -> None:
-        self.client, self.key = client, key
 
-    def get(self, field: str, default=None):
-        value = self.client.hget(self.key, field)
-        return _s(value) if value is not None else default
+class RedisTemplateStore:
+    """Template bands (sorted sets, lexicographic) and ids (a hash) in Redis: same contract as
+    `detectors.templates.MemoryTemplateStore`, one atomic Lua call per ad."""
 
-    def __setitem__(self, field: str, value: str) -> None:
-        self.client.hset(self.key, field, value)
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self.client, self.prefix = client, prefix
+        self._assign = client.register_script(TEMPLATE_LUA)
 
-    def __getitem__(self, field: str) -> str:
-        value = self.get(field)
-        if value is None:
-            raise KeyError(field)
-        return value
+    def template_of(self, ad_id: str) -> str | None:
+        value = self.client.hget(f"{self.prefix}tpl:of", ad_id)
+        return _s(value) if value is not None else None
+
+    def assign(self, ad_id: str, bands: list[str], max_candidates: int) -> str:
+        return _s(self._assign(args=[self.prefix, ad_id, max_candidates, KEY_TTL_S, *bands]))

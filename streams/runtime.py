@@ -13,9 +13,9 @@ import redis
 from detectors.alerts import SUPPRESSION_WINDOW_S, AlertDecision, build_alert, decide
 from detectors.linking import MemoryLinkStore
 from detectors.pipeline import AdPipeline
-from detectors.templates import TemplateIndex, memory_template_index, new_lsh_index
+from detectors.templates import TemplateIndex, memory_template_index
 from streams.config import Settings
-from streams.linkstore import RedisHashMap, RedisLinkStore
+from streams.linkstore import RedisLinkStore, RedisTemplateStore
 
 log = logging.getLogger(__name__)
 
@@ -66,17 +66,10 @@ def stream_pipeline(settings: Settings, client: redis.Redis, *, banks=None,
                     model_path=None) -> AdPipeline:
     """The pipeline with its state in Redis, shared by every worker."""
     prefix = redis_prefix(settings)
-    url = redis.connection.parse_url(settings.redis_url)
-    lsh = new_lsh_index({
-        "type": "redis",
-        "basename": f"{prefix}lsh".encode(),
-        "redis": {"host": url.get("host", "127.0.0.1"), "port": url.get("port", 6379),
-                  "db": url.get("db", 0)},
-    })
     fetch, photo_key = _image_parts(allow_files=False)
     return AdPipeline(
         link_store=RedisLinkStore(client, prefix),
-        templates=TemplateIndex(lsh, RedisHashMap(client, f"{prefix}tpl:of")),
+        templates=TemplateIndex(RedisTemplateStore(client, prefix)),
         fetch=fetch,
         banks=banks,
         model=load_text_model(model_path),

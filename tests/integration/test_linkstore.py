@@ -2,13 +2,16 @@
 
 import random
 import uuid
+from collections import Counter
 
 import pytest
 import redis
 
 from detectors.linking import DAY, MemoryLinkStore, Observation, link_ad
-from detectors.templates import TemplateIndex, memory_template_index, new_lsh_index
-from streams.linkstore import RedisHashMap, RedisLinkStore
+from detectors.templates import MAX_CANDIDATES, TemplateIndex, memory_template_index, new_lsh_index, signature
+from detectors.text import template_text
+from streams.generate import generate_ads
+from streams.linkstore import RedisLinkStore, RedisTemplateStore
 
 
 @pytest.fixture
@@ -59,21 +62,39 @@ def test_redelivered_ad_is_not_counted_twice_in_redis(client):
     assert again.stats[0].ads["24h"] == 1
 
 
-def test_redis_template_index_agrees_with_memory(client, stack):
-    prefix = f"test:{uuid.uuid4().hex}:"
-    url = redis.connection.parse_url(stack.redis_url)
-    lsh = new_lsh_index({"type": "redis", "basename": f"{prefix}lsh".encode(),
-                         "redis": {"host": url["host"], "port": url["port"]}})
-    shared = TemplateIndex(lsh, RedisHashMap(client, f"{prefix}tpl:of"))
-    local = memory_template_index()
+def _reference_template_ids(texts: list[tuple[str, str]]) -> list[str | None]:
+    """The template ids datasketch's own LSH gives (query, first MAX_CANDIDATES candidates in
+    id order, smallest of their template ids, insert): what both stores must reproduce."""
+    lsh, template_of, out = new_lsh_index(), {}, []
+    for ad_id, text in texts:
+        sig = signature(text)
+        if sig.minhash is None:
+            out.append(None)
+            continue
+        candidates = sorted(lsh.query(sig.minhash))[:MAX_CANDIDATES]
+        template_of[ad_id] = min((template_of[c] for c in candidates), default=ad_id)
+        lsh.insert(ad_id, sig.minhash, check_duplication=False)
+        out.append(template_of[ad_id])
+    return out
+
+
+def test_redis_template_store_agrees_with_memory_and_with_datasketch(client):
+    ads = list(generate_ads(1500, seed=4, difficulty="hard", images=False))
+    texts = [(ad["ad_id"], template_text(ad["title"], ad["body"])) for ad in ads]
     base = ("sweet and discreet companion visiting your city this week only call now "
             "for incall or outcall available late nights and weekends")
-    texts = [base, base.replace("sweet", "lovely"), "completely different text about a blue sofa "
-             "for sale with two matching chairs and a coffee table pickup only downtown", base]
-    for i, text in enumerate(texts):
-        assert shared.assign(f"ad{i}", text) == local.assign(f"ad{i}", text)
-    assert local.assign("ad1", texts[1]) == "ad0"
-    assert local.assign("ad2", texts[2]) == "ad2"
+    texts += [(f"zz{i:03d}", base.replace("sweet", f"sweet{i % 3}")) for i in range(60)]
+    shared = TemplateIndex(RedisTemplateStore(client, f"test:{uuid.uuid4().hex}:"))
+    local = memory_template_index()
+    got_redis = [shared.assign(ad_id, text) for ad_id, text in texts]
+    got_memory = [local.assign(ad_id, text) for ad_id, text in texts]
+    assert got_redis == got_memory == _reference_template_ids(texts)
+    groups = Counter(t for t in got_memory if t)
+    assert max(groups.values()) >= MAX_CANDIDATES + 20, "no group larger than the candidate cap"
+    assert len(groups) > 100
+    # re-delivery keeps the first answer, in both stores
+    assert shared.assign(texts[5][0], base) == got_redis[5]
+    assert local.assign(texts[5][0], base) == got_memory[5]
 
 
 def test_cluster_of_follows_later_merges_in_both_stores(client):
