@@ -725,7 +725,7 @@ class Dispatcher:
                 DELIVERIES.labels(name, "delivered").inc()
                 DELIVERY_SECONDS.observe(max(0.0, now - item.produced_at))
                 if isinstance(item.alert.get("ingested_at"), int | float):
-                    INGEST_TO_ALERT_DELIVERED_SECONDS.labels(name).observe(
+                    INGEST_TO_ALERT_DELIVERED_SECONDS.labels(name, item.alert["severity"]).observe(
                         max(0.0, now - item.alert["ingested_at"]))
                 self._settle(item, lane)
             self.stats["delivered"] += len(delivery.items)

@@ -62,8 +62,8 @@ INGEST_TO_SCORED_SECONDS = Histogram(
 )
 INGEST_TO_ALERT_DELIVERED_SECONDS = Histogram(
     "vigil_ingest_to_alert_delivered_seconds",
-    "From the ad's ingest to its alert accepted (2xx) by a webhook, by destination",
-    ["destination"], buckets=END_TO_END_BUCKETS,
+    "From the ad's ingest to its alert accepted (2xx) by a webhook, by destination and severity",
+    ["destination", "severity"], buckets=END_TO_END_BUCKETS,
 )
 
 # ---------------------------------------------------------------- Kafka
