@@ -180,8 +180,8 @@ def _cmd_ingest(args) -> int:
     if args.http:
         producer = make_producer(settings)
         server = make_http_server(settings, producer, args.port)
-        print(f"ingest: POST ads to http://127.0.0.1:{args.port}/ads; metrics at "
-              f"http://127.0.0.1:{args.port}/metrics", file=sys.stderr)
+        where = f"http://{metrics.bind_address()}:{args.port}"
+        log.info("ingest: POST ads to %s/ads; metrics at %s/metrics", where, where)
         try:
             server.serve_forever()
         finally:

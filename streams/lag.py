@@ -42,7 +42,8 @@ class LagProbe:
         return [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
 
     def probe_once(self, admin: KafkaAdminClient, consumer: KafkaConsumer) -> None:
-        committed = {tp: meta.offset for tp, meta in admin.list_consumer_group_offsets(self.group).items()
+        offsets = admin.list_group_offsets({self.group: None}).get(self.group) or {}
+        committed = {tp: meta.offset for tp, meta in offsets.items()
                      if meta.offset is not None and meta.offset >= 0}
         tps = [tp for t in self.topics for tp in self._partitions(consumer, t)]
         if tps:

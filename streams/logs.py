@@ -23,7 +23,8 @@ NOISY = {"kafka": logging.ERROR, "aiokafka": logging.ERROR, "httpx": logging.ERR
 # fields of a LogRecord that are not extras
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName"}
 # 9+ digits, possibly split by single separators (E.164 and national formats); not inside words
-PHONE_LIKE = re.compile(r"(?<![\w.:-])\+?\d(?:[\s().-]?\d){8,}(?![\w])")
+PHONE_LIKE = re.compile(r"(?<![\w.:-])\+?\(?\d(?:[\s().-]{0,2}\d){8,}(?![\w])")
+DECIMAL = re.compile(r"\d+\.\d+")
 
 
 def hashed(value: str) -> str:
@@ -34,7 +35,7 @@ def hashed(value: str) -> str:
 
 
 def redact(text: str) -> str:
-    return PHONE_LIKE.sub("[redacted-number]", text)
+    return PHONE_LIKE.sub(lambda m: m[0] if DECIMAL.fullmatch(m[0]) else "[redacted-number]", text)
 
 
 class JsonFormatter(logging.Formatter):

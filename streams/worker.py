@@ -29,8 +29,10 @@ def run_worker(args) -> int:
                  interval_s=float(os.environ.get("VIGIL_LAG_INTERVAL_S") or 5)).start()
     app = create_app(settings, model_path=args.model)
     # our JSON logging (streams.logs, set up by the CLI) stays: Faust must not replace it
+    # its terminal spinner writes escape codes to stdout: send them nowhere (logs go to stderr)
+    quiet_stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
     worker = faust.Worker(app, loglevel=args.log_level.upper(), quiet=True, redirect_stdouts=False,
-                          override_logging=False)
+                          override_logging=False, stdout=quiet_stdout)
     worker.execute_from_commandline()
     return 0
 
