@@ -30,7 +30,6 @@ import contextlib
 import json
 import logging
 import math
-import os
 import random
 import time
 from collections import Counter as Tally
@@ -995,8 +994,8 @@ def _cmd_dispatch(args) -> int:
         except OSError as exc:
             log.warning("metrics port %d unavailable (%s): no /metrics", args.metrics_port, exc)
         else:
-            LagProbe(settings, dispatcher.group_id, [dispatcher.source_topic], [settings.topics.alerts_dlq],
-                     interval_s=float(os.environ.get("VIGIL_LAG_INTERVAL_S") or 5)).start()
+            LagProbe(settings, dispatcher.group_id, [dispatcher.source_topic],
+                     [settings.topics.alerts_dlq]).start()
     asyncio.run(main())
     if args.replay_dlq:
         s = dispatcher.stats
@@ -1019,6 +1018,6 @@ def register(subparsers) -> None:
     p.add_argument("--status", action="store_true",
                    help="print each destination's state (disabled, parked), then exit")
     p.add_argument("--metrics-port", type=int,
-                   default=int(os.environ.get("VIGIL_DISPATCH_METRICS_PORT", "19101")),
+                   default=load_settings().dispatch_metrics_port,
                    help="Prometheus /metrics on 127.0.0.1 (0: none)")
     p.set_defaults(func=_cmd_dispatch)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -232,7 +231,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("ingest", help="produce ads onto ads.raw (file, stdin or HTTP)")
     p.add_argument("file", nargs="?", help="JSON lines file, or - for stdin")
     p.add_argument("--http", action="store_true", help="serve POST /ads on 127.0.0.1")
-    p.add_argument("--port", type=int, default=int(os.environ.get("VIGIL_INGEST_PORT") or 18080),
+    p.add_argument("--port", type=int, default=load_settings().ingest_port,
                    help="HTTP port (with --http): POST /ads, GET /metrics")
     p.set_defaults(func=_cmd_ingest)
 

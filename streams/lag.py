@@ -29,9 +29,10 @@ class LagProbe:
     vigil_dlq_records for `dlq_topics` (labels carry topic names without the run's prefix)."""
 
     def __init__(self, settings: Settings, group: str, topics: list[str], dlq_topics: list[str],
-                 interval_s: float = 5.0) -> None:
+                 interval_s: float | None = None) -> None:
         self.settings, self.group = settings, group
-        self.topics, self.dlq_topics, self.interval_s = topics, dlq_topics, interval_s
+        self.topics, self.dlq_topics = topics, dlq_topics
+        self.interval_s = interval_s or settings.lag_interval_s  # VIGIL_LAG_INTERVAL_S
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 

@@ -25,8 +25,7 @@ def run_worker(args) -> int:
     if args.metrics_port:
         serve_metrics(args.metrics_port)
         log.info("metrics on http://%s:%d/metrics", bind_address(), args.metrics_port)
-        LagProbe(settings, app_id_for(settings), [settings.topics.raw], [settings.topics.dlq],
-                 interval_s=float(os.environ.get("VIGIL_LAG_INTERVAL_S") or 5)).start()
+        LagProbe(settings, app_id_for(settings), [settings.topics.raw], [settings.topics.dlq]).start()
     app = create_app(settings, model_path=args.model)
     # our JSON logging (streams.logs, set up by the CLI) stays: Faust must not replace it
     # its terminal spinner writes escape codes to stdout: send them nowhere (logs go to stderr)
