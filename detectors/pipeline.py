@@ -56,8 +56,10 @@ class AdPipeline:
     disabled_families: frozenset[str] = frozenset()
     photo_key: Callable[[dict], str | None] | None = None
 
-    def enrich(self, ad: dict) -> dict:
-        """Text and image enrichment (no state touched)."""
+    def enrich(self, ad: dict, timings: dict[str, float] | None = None) -> dict:
+        """Text and image enrichment (no state touched). `timings`, when given, receives the
+        seconds spent per stage ("text", "images")."""
+        started = time.perf_counter()
         location = ad.get("location") or {}
         entities = extract_entities(
             ad.get("title", ""), ad.get("body", ""),
@@ -69,9 +71,12 @@ class AdPipeline:
             supplied = extract_entities("", " ; ".join(ad["phones"]), country=location.get("country"))
             extra_phones = supplied.get("phones", [])
         indicators = match_indicators(ad.get("title", ""), ad.get("body", ""))
+        text_done = time.perf_counter()
         images = {"images": [], "errors": [], "matches": []}
         if ad.get("images"):
             images = analyse_ad_images(ad["images"], fetch=self.fetch, banks=self.banks)
+        if timings is not None:
+            timings.update(text=text_done - started, images=time.perf_counter() - text_done)
         return {
             "entities": entities,
             "extra_phones": extra_phones,
@@ -79,8 +84,12 @@ class AdPipeline:
             "images": images,
         }
 
-    def process(self, ad: dict, *, ingested_at: float | None = None) -> dict:
-        enriched = self.enrich(ad)
+    def process(self, ad: dict, *, ingested_at: float | None = None,
+                timings: dict[str, float] | None = None) -> dict:
+        """The scored-ad record; `timings`, when given, receives seconds per stage (text, images,
+        link, score)."""
+        enriched = self.enrich(ad, timings)
+        link_started = time.perf_counter()
         entities = enriched["entities"]
         phones = _dedupe([p["value"] for p in entities.get("phones", []) + enriched["extra_phones"]])
         location = ad.get("location") or {}
@@ -104,6 +113,7 @@ class AdPipeline:
             template_id=template_id,
         )
         link = link_ad(self.link_store, obs)
+        score_started = time.perf_counter()
         probability = None
         if self.model is not None and "model" not in self.disabled_families:
             probability = self.model.predict_proba_one(ad.get("title", ""), ad.get("body", ""))
@@ -114,6 +124,8 @@ class AdPipeline:
             bank_matches=enriched["images"]["matches"],
             disabled_families=self.disabled_families,
         )
+        if timings is not None:
+            timings.update(link=score_started - link_started, score=time.perf_counter() - score_started)
         entity_values = {name: [e["value"] for e in entities.get(name, [])] for name in ENTITY_TYPES}
         entity_values["phones"] = phones
         entity_values["itinerary"] = list(entities.get("itinerary", []))

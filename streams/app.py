@@ -22,6 +22,7 @@ from detectors.deadletter import dead_letter
 from detectors.validation import Invalid, parse_raw_ad
 from streams import metrics
 from streams.config import Settings, load_settings
+from streams.logs import hashed
 from streams.runtime import RedisSuppression, alert_for, redis_prefix, stream_pipeline
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None, *, model_path: str | None = Non
             client = redis.Redis.from_url(settings.redis_url)
             pipeline = stream_pipeline(settings, client, model_path=model_path)
             banks = _start_live_banks(settings, client)
+            metrics.set_model_info(pipeline.model)
             state.update(banks=banks, pipeline=pipeline,
                          suppression=RedisSuppression(client, redis_prefix(settings)))
         if state.get("banks") is not None:
@@ -104,15 +106,16 @@ def create_app(settings: Settings | None = None, *, model_path: str | None = Non
         metrics.ADS_DEAD_LETTERED.labels(record["stage"], record["error_code"]).inc()
         await ads_dlq.send(key=key, value=_dumps(record))
 
-    def score_one(ad: dict, ingested_at: float | None) -> tuple[dict, dict | None]:
+    def score_one(ad: dict, ingested_at: float | None) -> tuple[dict, dict | None, dict]:
         pipeline, suppression = components()
         started = time.perf_counter()
-        scored = pipeline.process(ad, ingested_at=ingested_at)
+        timings: dict[str, float] = {}
+        scored = pipeline.process(ad, ingested_at=ingested_at, timings=timings)
         metrics.SCORING_SECONDS.observe(time.perf_counter() - started)
         alert = alert_for(scored, suppression)
         if scored.get("alert") and alert is None:
             metrics.ALERTS_SUPPRESSED.inc()
-        return scored, alert
+        return scored, alert, timings
 
     @app.agent(ads_raw, concurrency=1)
     async def score_ads(stream):
@@ -124,9 +127,12 @@ def create_app(settings: Settings | None = None, *, model_path: str | None = Non
                      "offset": message.offset}
             metrics.ADS_CONSUMED.inc()
             try:
+                started = time.perf_counter()
                 parsed = parse_raw_ad(bytes(raw), max_bytes=settings.max_record_bytes)
+                validate_s = time.perf_counter() - started
                 if isinstance(parsed, Invalid):
-                    log.info("dead-letter %s at %s: %s", parsed.code, where, parsed.reason)
+                    log.info("dead-letter %s at %s", parsed.code, where,
+                             extra={"ad_id": parsed.ad_id, "error_code": parsed.code, **where})
                     await send_dead_letter(
                         dead_letter(stage="validate", error_code=parsed.code,
                                     reason=parsed.reason, original=bytes(raw),
@@ -147,12 +153,13 @@ def create_app(settings: Settings | None = None, *, model_path: str | None = Non
                     )
                     continue
                 seen_ads[ad_id] = position
-                scored, alert = await loop.run_in_executor(
+                metrics.ADS_VALIDATED.inc()
+                scored, alert, timings = await loop.run_in_executor(
                     executor, score_one, parsed, message.timestamp
                 )
                 key = ad_id.encode()
                 await ads_scored.send(key=key, value=_dumps(scored))
-                metrics.ADS_SCORED.labels(scored["severity"]).inc()
+                metrics.observe_scored(scored, {"validate": validate_s, **timings})
                 if scored.get("ingested_at"):
                     metrics.INGEST_TO_SCORED_SECONDS.observe(time.time() - scored["ingested_at"])
                 for err in scored["image_errors"]:
@@ -165,16 +172,17 @@ def create_app(settings: Settings | None = None, *, model_path: str | None = Non
                                     original=bytes(raw), ad_id=ad_id, **where),
                         key,
                     )
-                for match in scored["image_matches"]:
-                    metrics.BANK_MATCHES.labels(match["bank"]).inc()
                 if alert is not None:
                     alert_key = ((alert.get("cluster") or {}).get("cluster_id") or ad_id).encode()
                     await alerts.send(key=alert_key, value=_dumps(alert))
-                    metrics.ALERTS.labels(alert["severity"]).inc()
-                    log.info("alert %s severity=%s ad=%s", alert["alert_id"], alert["severity"],
-                             ad_id)
+                    metrics.ALERTS.labels(alert["severity"], metrics.top_family(alert)).inc()
+                    log.info("alert %s severity=%s", alert["alert_id"], alert["severity"],
+                             extra={"ad_id": ad_id, "alert_id": alert["alert_id"],
+                                    # a cluster id can be a phone number: hashed like one
+                                    "cluster": hashed(str((scored.get("cluster") or {}).get("cluster_id"))),
+                                    "phones": [hashed(p) for p in scored["entities"]["phones"]]})
             except Exception as exc:  # noqa: BLE001 - never let the agent die on one record
-                log.exception("failed on record at %s", where)
+                log.exception("failed on record at %s", where, extra=where)
                 try:
                     await send_dead_letter(
                         dead_letter(stage="score", error_code="internal_error",

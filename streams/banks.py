@@ -139,6 +139,9 @@ class LiveBanks:
             return False
         self.current = self.store.load_all()
         self._version = version
+        from streams.metrics import set_bank_sizes
+
+        set_bank_sizes(self.current.counts())
         log.info("hash banks reloaded: %s (version %d)", self.current.counts(), version)
         return True
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 
 from streams.errors import CliError
+from streams.logs import LEVELS, setup_logging
 
 COMMAND_MODULES = [
     "streams.stack",
@@ -35,7 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vigil", description="Streaming detector of trafficking indicators in classified ads."
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (same as --log-level debug)")
+    parser.add_argument("--log-level", choices=LEVELS, default=None,
+                        help="log level of the JSON log lines on stderr (default info)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
@@ -45,13 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("kafka", "aiokafka", "httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if args.verbose else logging.ERROR)
+    args.log_level = args.log_level or ("debug" if args.verbose else "info")
+    setup_logging(args.log_level)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -41,6 +41,9 @@ class Settings:
     topic_prefix: str = field(default_factory=lambda: os.environ.get("VIGIL_TOPIC_PREFIX", ""))
     web_port: int = field(default_factory=lambda: int(_env("VIGIL_WEB_PORT", "16066")))
     metrics_port: int = field(default_factory=lambda: int(_env("VIGIL_METRICS_PORT", "19100")))
+    dispatch_metrics_port: int = field(default_factory=lambda: int(_env("VIGIL_DISPATCH_METRICS_PORT", "19101")))
+    ingest_port: int = field(default_factory=lambda: int(_env("VIGIL_INGEST_PORT", "18080")))
+    lag_interval_s: float = field(default_factory=lambda: float(_env("VIGIL_LAG_INTERVAL_S", "5")))
     max_record_bytes: int = field(default_factory=lambda: int(_env("VIGIL_MAX_RECORD_BYTES", str(2 * 1024 * 1024))))
 
     @property

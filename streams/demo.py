@@ -138,10 +138,12 @@ def run_demo(args) -> int:
         procs.start("sink", ["webhook-sink", "--port", str(args.sink_port), "--secret-env",
                              "VIGIL_DEMO_SECRET", "--out", str(sink_out), "--quiet"], env)
         procs.start("dispatch", ["dispatch", "--config", str(config)], env)
-        procs.start("worker", ["worker", "--metrics-port", "0"], env)
+        procs.start("worker", ["worker"], env)
+        procs.start("ingest", ["ingest", "--http"], env)
+        print_metrics_urls(settings)
         tail = threading.Thread(target=_tail_alerts, args=(sink_out, received, stop), daemon=True)
         tail.start()
-        procs.start("feed", ["ingest", str(feed)], env)
+        _post_feed(f"http://127.0.0.1:{settings.ingest_port}/ads", ads, procs)
 
         wanted = {ad["ad_id"] for ad in ads}
         scored: set[str] = set()
@@ -154,6 +156,7 @@ def run_demo(args) -> int:
                               until=lambda r: True, timeout_s=2)
             scored = {r["ad_id"] for r in recs}
         time.sleep(args.linger)  # let the last alerts reach the sink
+        print_metrics_urls(settings, check=True)
         first = received[0] - stack_up_wall if received else None
         print(f"demo: {len(scored)}/{len(wanted)} ads scored, {len(received)} alerts delivered"
               + (f", first alert {first:.1f} s after the stack was up" if first is not None else ""),
@@ -165,6 +168,61 @@ def run_demo(args) -> int:
         if not was_up:
             stop_stack(settings)
             print("demo: stack stopped", flush=True)
+
+
+def metrics_urls(settings) -> dict[str, str]:
+    """Where each process of the demo serves Prometheus metrics."""
+    return {"worker": f"http://127.0.0.1:{settings.metrics_port}/metrics",
+            "dispatcher": f"http://127.0.0.1:{settings.dispatch_metrics_port}/metrics",
+            "ingest": f"http://127.0.0.1:{settings.ingest_port}/metrics"}
+
+
+def print_metrics_urls(settings, check: bool = False) -> None:
+    """One line per process; with `check`, what each /metrics answers now (scored ads, alerts
+    delivered, ads ingested)."""
+    import urllib.request
+
+    wanted = {"worker": "vigil_ads_scored_total", "dispatcher": "vigil_webhook_deliveries_total",
+              "ingest": "vigil_ads_ingested_total"}
+    for name, url in metrics_urls(settings).items():
+        line = f"demo: metrics of {name:<10} {url}"
+        if check:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as resp:
+                    text = resp.read().decode()
+                total = sum(float(x.rsplit(" ", 1)[1]) for x in text.splitlines()
+                            if x.startswith(wanted[name]) and not x.startswith("#"))
+                line += f"  ({wanted[name]} = {total:g})"
+            except OSError as exc:
+                line += f"  (not answering: {exc})"
+        print(line, flush=True)
+    if not check:
+        print("demo: scrape them with `prometheus --config.file=deploy/prometheus/prometheus.yml "
+              "--web.listen-address=127.0.0.1:9090`; dashboards: deploy/grafana (README, Observability)",
+              flush=True)
+
+
+def _post_feed(url: str, ads: list[dict], procs: Processes, batch: int = 50) -> None:
+    """Send the feed through the HTTP ingest, as a producer would (waits for it to listen)."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + 60
+    for i in range(0, len(ads), batch):
+        body = json.dumps([{k: v for k, v in ad.items() if k != "ground_truth"}
+                           for ad in ads[i:i + batch]]).encode()
+        while True:
+            request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(request, timeout=30):
+                    break
+            except urllib.error.HTTPError as exc:
+                raise CliError(f"ingest refused the feed: HTTP {exc.code} {exc.read()[:300]!r}") from exc
+            except OSError:
+                procs.check_alive()
+                if time.monotonic() > deadline:
+                    raise CliError(f"ingest at {url} did not answer within 60 s") from None
+                time.sleep(0.5)
 
 
 def _ensure_model(args) -> None:

@@ -30,7 +30,6 @@ import contextlib
 import json
 import logging
 import math
-import os
 import random
 import time
 from collections import Counter as Tally
@@ -66,6 +65,7 @@ from detectors.deadletter import dead_letter
 from detectors.scoring import SEVERITIES
 from streams.config import Settings, load_settings
 from streams.errors import CliError
+from streams.metrics import INGEST_TO_ALERT_DELIVERED_SECONDS
 from streams.webhooks import load_secret, sign
 
 log = logging.getLogger(__name__)
@@ -328,6 +328,8 @@ class Lane:
         self.retrying = 0
         self.parked_gauge_at = 0.0
         self.active: dict[str, list[Item]] = {}  # alert id in memory here -> duplicates waiting
+        for gauge in (PARKED, BREAKER_OPEN, DISABLED):  # healthy is 0, not absent
+            gauge.labels(dest.name).set(0)
 
 
 def redact(text: str, url: str) -> str:
@@ -721,6 +723,9 @@ class Dispatcher:
             for item in delivery.items:
                 DELIVERIES.labels(name, "delivered").inc()
                 DELIVERY_SECONDS.observe(max(0.0, now - item.produced_at))
+                if isinstance(item.alert.get("ingested_at"), int | float):
+                    INGEST_TO_ALERT_DELIVERED_SECONDS.labels(name, item.alert["severity"]).observe(
+                        max(0.0, now - item.alert["ingested_at"]))
                 self._settle(item, lane)
             self.stats["delivered"] += len(delivery.items)
             return
@@ -981,12 +986,16 @@ def _cmd_dispatch(args) -> int:
         await dispatcher.run()
 
     if args.metrics_port and not args.replay_dlq:
+        from streams.lag import LagProbe
         from streams.metrics import serve_metrics
 
         try:
             serve_metrics(args.metrics_port)
         except OSError as exc:
             log.warning("metrics port %d unavailable (%s): no /metrics", args.metrics_port, exc)
+        else:
+            LagProbe(settings, dispatcher.group_id, [dispatcher.source_topic],
+                     [settings.topics.alerts_dlq]).start()
     asyncio.run(main())
     if args.replay_dlq:
         s = dispatcher.stats
@@ -1009,6 +1018,6 @@ def register(subparsers) -> None:
     p.add_argument("--status", action="store_true",
                    help="print each destination's state (disabled, parked), then exit")
     p.add_argument("--metrics-port", type=int,
-                   default=int(os.environ.get("VIGIL_DISPATCH_METRICS_PORT", "19101")),
+                   default=load_settings().dispatch_metrics_port,
                    help="Prometheus /metrics on 127.0.0.1 (0: none)")
     p.set_defaults(func=_cmd_dispatch)

@@ -17,8 +17,10 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from kafka import KafkaProducer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from detectors.validation import Invalid, parse_raw_ad
+from streams import metrics
 from streams.config import Settings, load_settings
 from streams.errors import CliError
 
@@ -65,6 +67,7 @@ def produce_all(producer: KafkaProducer, topic: str, records: Iterable[bytes],
     for value in records:
         producer.send(topic, key=key_of(value), value=value)
         sent += 1
+        metrics.ADS_INGESTED.labels("file").inc()
         if progress_every and sent % progress_every == 0:
             rate = sent / max(time.monotonic() - started, 1e-9)
             print(f"ingest: {sent} records sent ({rate:,.0f}/s)", file=sys.stderr)
@@ -122,6 +125,17 @@ def make_http_server(settings: Settings, producer: KafkaProducer, port: int) -> 
             self.end_headers()
             self.wfile.write(body)
 
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            if self.path.split("?")[0].rstrip("/") != "/metrics":
+                self._reply(HTTPStatus.NOT_FOUND, {"error": "GET /metrics, or POST ads to /ads"})
+                return
+            body = generate_latest()
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", CONTENT_TYPE_LATEST)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
         def do_POST(self) -> None:  # noqa: N802 - http.server's name
             if self.path.rstrip("/") != "/ads":
                 self._reply(HTTPStatus.NOT_FOUND, {"error": "POST ads to /ads"})
@@ -134,17 +148,22 @@ def make_http_server(settings: Settings, producer: KafkaProducer, port: int) -> 
             accepted, rejected = parse_http_body(self.rfile.read(length),
                                                  self.headers.get("Content-Type", ""))
             if rejected:
+                for r in rejected:
+                    metrics.ADS_REJECTED.labels(r["error"]).inc()
+                log.info("rejected a POST of %d record(s)", len(rejected) + len(accepted),
+                         extra={"ad_ids": [r.get("ad_id") for r in rejected]})
                 self._reply(HTTPStatus.BAD_REQUEST, {"accepted": [], "rejected": rejected})
                 return
             for ad in accepted:
                 producer.send(topic, key=ad["ad_id"].encode(), value=json.dumps(ad).encode())
             producer.flush()
+            metrics.ADS_INGESTED.labels("http").inc(len(accepted))
             self._reply(HTTPStatus.ACCEPTED, {"accepted": [ad["ad_id"] for ad in accepted]})
 
         def log_message(self, fmt: str, *args) -> None:
             log.debug("http %s", fmt % args)
 
-    return ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    return ThreadingHTTPServer((metrics.bind_address(), port), Handler)
 
 
 # ---------------------------------------------------------------- CLI
@@ -160,7 +179,8 @@ def _cmd_ingest(args) -> int:
     if args.http:
         producer = make_producer(settings)
         server = make_http_server(settings, producer, args.port)
-        print(f"ingest: POST ads to http://127.0.0.1:{args.port}/ads", file=sys.stderr)
+        where = f"http://{metrics.bind_address()}:{args.port}"
+        log.info("ingest: POST ads to %s/ads; metrics at %s/metrics", where, where)
         try:
             server.serve_forever()
         finally:
@@ -192,6 +212,7 @@ def _cmd_feed(args) -> int:
             value = json.dumps(ad).encode()
             producer.send(settings.topics.raw, key=ad["ad_id"].encode(), value=value)
             sent += 1
+            metrics.ADS_INGESTED.labels("feed").inc()
             if interval:
                 next_at += interval
                 delay = next_at - time.monotonic()
@@ -210,7 +231,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("ingest", help="produce ads onto ads.raw (file, stdin or HTTP)")
     p.add_argument("file", nargs="?", help="JSON lines file, or - for stdin")
     p.add_argument("--http", action="store_true", help="serve POST /ads on 127.0.0.1")
-    p.add_argument("--port", type=int, default=18080, help="HTTP port (with --http)")
+    p.add_argument("--port", type=int, default=load_settings().ingest_port,
+                   help="HTTP port (with --http): POST /ads, GET /metrics")
     p.set_defaults(func=_cmd_ingest)
 
     f = subparsers.add_parser("feed", help="stream synthetic ads onto ads.raw at a rate")

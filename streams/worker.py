@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from streams.config import load_settings
 
@@ -12,8 +13,9 @@ log = logging.getLogger(__name__)
 def run_worker(args) -> int:
     import faust
 
-    from streams.app import create_app
-    from streams.metrics import serve_metrics
+    from streams.app import app_id_for, create_app
+    from streams.lag import LagProbe
+    from streams.metrics import bind_address, serve_metrics
     from streams.stack import ensure_stack
     from streams.topics import ensure_topics
 
@@ -22,10 +24,14 @@ def run_worker(args) -> int:
     ensure_topics(settings)
     if args.metrics_port:
         serve_metrics(args.metrics_port)
-        log.info("metrics on http://127.0.0.1:%d/metrics", args.metrics_port)
+        log.info("metrics on http://%s:%d/metrics", bind_address(), args.metrics_port)
+        LagProbe(settings, app_id_for(settings), [settings.topics.raw], [settings.topics.dlq]).start()
     app = create_app(settings, model_path=args.model)
-    worker = faust.Worker(app, loglevel="WARNING" if not args.verbose else "INFO",
-                          quiet=True, redirect_stdouts=False)
+    # our JSON logging (streams.logs, set up by the CLI) stays: Faust must not replace it
+    # its terminal spinner writes escape codes to stdout: send them nowhere (logs go to stderr)
+    quiet_stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+    worker = faust.Worker(app, loglevel=args.log_level.upper(), quiet=True, redirect_stdouts=False,
+                          override_logging=False, stdout=quiet_stdout)
     worker.execute_from_commandline()
     return 0
 
@@ -34,5 +40,5 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("worker", help="run the streaming worker (Faust)")
     p.add_argument("--model", default=None, help="text model file (default .stack/models/...)")
     p.add_argument("--metrics-port", type=int, default=load_settings().metrics_port,
-                   help="Prometheus /metrics port on 127.0.0.1 (0: off)")
+                   help="Prometheus /metrics port (0: off); on 127.0.0.1 unless VIGIL_BIND")
     p.set_defaults(func=run_worker)

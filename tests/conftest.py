@@ -33,6 +33,19 @@ def topic_prefix(monkeypatch, request) -> Iterator[str]:
                                app_id_for(load_settings()) + "-")
 
 
+# lines the Prometheus integration test records (each dashboard panel and rule it checked);
+# printed at the end of the run so `make test` names them
+PROMETHEUS_CHECKS = pytest.StashKey[list]()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    checks = config.stash.get(PROMETHEUS_CHECKS, [])
+    if checks:
+        terminalreporter.section(f"checked against a live Prometheus ({len(checks)})")
+        for line in checks:
+            terminalreporter.write_line(line)
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests under tests/integration and tests/e2e are marked so `-m "not integration"` works."""
     for item in items:

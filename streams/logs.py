@@ -1,0 +1,69 @@
+"""Structured logs: one JSON object per line on stderr, with ids and hashed identifiers only.
+
+Log calls pass context as `extra={"ad_id": ..., "alert_id": ...}`; identifiers that are PII
+(phone numbers, e-mails, handles) go through `hashed()` first. As a second line of defence the
+formatter masks anything that looks like a phone number in the message and traceback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import re
+import sys
+import time
+
+LEVELS = ("debug", "info", "warning", "error", "critical")
+# chatty libraries and the level they keep unless debugging
+NOISY = {"kafka": logging.ERROR, "aiokafka": logging.ERROR, "httpx": logging.ERROR, "httpcore": logging.ERROR,
+         "faust": logging.WARNING, "mode": logging.WARNING, "urllib3": logging.WARNING}
+# fields of a LogRecord that are not extras
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName"}
+# 9+ digits, possibly split by single separators (E.164 and national formats); not inside words
+PHONE_LIKE = re.compile(r"(?<![\w.:-])\+?\(?\d(?:[\s().-]{0,2}\d){8,}(?![\w])")
+DECIMAL = re.compile(r"\d+\.\d+")
+
+
+def hashed(value: str) -> str:
+    """A stable, keyed digest of an identifier (HMAC-SHA256, key VIGIL_LOG_HASH_KEY): logs can be
+    joined on it without holding the phone number or e-mail itself."""
+    key = (os.environ.get("VIGIL_LOG_HASH_KEY") or "vigil-log-hash").encode()
+    return "h:" + hmac.new(key, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:16]
+
+
+def redact(text: str) -> str:
+    return PHONE_LIKE.sub(lambda m: m[0] if DECIMAL.fullmatch(m[0]) else "[redacted-number]", text)
+
+
+class JsonFormatter(logging.Formatter):
+    """`{"ts", "level", "logger", "msg", ...extras, "exc"}` on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": redact(record.getMessage()),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                doc[key] = value
+        if record.exc_info:
+            doc["exc"] = redact(self.formatException(record.exc_info))
+        return json.dumps(doc, ensure_ascii=False, default=str)
+
+
+def setup_logging(level: str = "info") -> None:
+    """Root logger → JSON lines on stderr; chatty libraries kept at warning unless debugging."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name, quiet in NOISY.items():
+        logging.getLogger(name).setLevel(logging.DEBUG if level == "debug" else quiet)
+    logging.captureWarnings(True)

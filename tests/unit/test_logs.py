@@ -1,0 +1,58 @@
+"""JSON log lines: one object per line, extras kept, numbers masked, identifiers hashed."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from streams.cli import build_parser
+from streams.logs import JsonFormatter, hashed, redact, setup_logging
+
+
+def record(msg: str, *args, exc_info=None, **extra) -> logging.LogRecord:
+    rec = logging.LogRecord("vigil.test", logging.INFO, __file__, 1, msg, args, exc_info)
+    rec.__dict__.update(extra)
+    return rec
+
+
+def test_a_line_is_one_json_object_with_the_extras():
+    line = JsonFormatter().format(record("alert %s", "al_1", ad_id="ad-7", alert_id="al_1"))
+    assert "\n" not in line
+    doc = json.loads(line)
+    assert doc["msg"] == "alert al_1" and doc["ad_id"] == "ad-7" and doc["alert_id"] == "al_1"
+    assert doc["level"] == "info" and doc["logger"] == "vigil.test" and doc["ts"].endswith("Z")
+
+
+def test_phone_numbers_are_masked_in_messages_and_tracebacks():
+    try:
+        raise ValueError("bad number 702-555-0123 in ad")
+    except ValueError:
+        import sys
+
+        line = JsonFormatter().format(record("call %s", "+1 (702) 555 0123", exc_info=sys.exc_info()))
+    doc = json.loads(line)
+    assert doc["msg"] == "call [redacted-number]"
+    assert "555" not in doc["exc"] and "ValueError" in doc["exc"]
+
+
+def test_ids_offsets_and_times_are_not_mistaken_for_numbers():
+    text = "ad syn-5-000123 at partition:offset 3:123456789 took 0.0123456789 s"
+    assert redact(text) == text
+
+
+def test_hashed_identifiers_are_stable_keyed_and_do_not_show_the_value(monkeypatch):
+    a = hashed("+17025550123")
+    assert a == hashed("+17025550123") != hashed("+17025550124")
+    assert a.startswith("h:") and "7025550123" not in a
+    monkeypatch.setenv("VIGIL_LOG_HASH_KEY", "another-deployment")
+    assert hashed("+17025550123") != a
+
+
+def test_log_level_flag(capsys):
+    args = build_parser().parse_args(["--log-level", "warning", "stack", "status"])
+    assert args.log_level == "warning"
+    setup_logging(args.log_level)
+    logging.getLogger("vigil.x").info("hidden")
+    logging.getLogger("vigil.x").warning("shown", extra={"ad_id": "a1"})
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert [json.loads(x)["msg"] for x in lines] == ["shown"]
