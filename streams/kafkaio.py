@@ -28,19 +28,24 @@ def read_topic(bootstrap: str, topic: str, *, until: Callable[[list[dict]], bool
     `abort_if()` returning a message stops early with RuntimeError (e.g. the worker died)."""
     consumer = KafkaConsumer(
         topic, bootstrap_servers=bootstrap, group_id=f"test-{uuid.uuid4().hex}",
-        auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=1000,
+        auto_offset_reset="earliest", enable_auto_commit=False,
     )
     records: list[dict] = []
     deadline = time.monotonic() + timeout_s
+    last_report = 0.0
     try:
+        # poll() in bounded batches, so the condition, the abort check and the progress line run
+        # while records keep arriving (iterating the consumer only returns after 1 s idle)
         while time.monotonic() < deadline:
-            for message in consumer:
-                records.append(json.loads(message.value))
+            batches = consumer.poll(timeout_ms=500, max_records=2000)
+            for batch in batches.values():
+                records.extend(json.loads(message.value) for message in batch)
             if until(records):
                 break
             if abort_if is not None and (why := abort_if()):
                 raise RuntimeError(why)
-            if progress:
+            if progress and time.monotonic() - last_report >= 5:
+                last_report = time.monotonic()
                 print(f"read {len(records)} records from {topic}", file=sys.stderr)
     finally:
         consumer.close()
