@@ -17,7 +17,7 @@ from functools import lru_cache
 import ahocorasick
 
 from detectors.gazetteer import find_cities
-from detectors.phones import digit_runs, find_phones
+from detectors.phones import find_phones
 from detectors.text import Normalised, analyse_ad, previous_word, previous_words
 
 ENTITY_KINDS = ("phones", "emails", "handles", "urls", "ages", "prices", "locations")
@@ -604,7 +604,7 @@ def extract_entities(
     ad = analyse_ad(title, body)
     norm, view = ad.norm, ad.view
     lowered = norm.lower
-    all_runs = digit_runs(view.text)
+    all_runs = ad.view_runs
     phones = find_phones(view, phone_region, all_runs)
     for match in phones:
         collectors["phones"].add(match.e164, ad.view_evidence(match.start, match.end))

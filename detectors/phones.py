@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import phonenumbers
 
-from detectors.text import Normalised, normalise, numeric_view, previous_word
+from detectors.text import Normalised, digit_runs, normalise, numeric_view, previous_word
 
 _GAP_CHARS = (
     r"\s\-,()/_*~\[\]{}<>|\\=\u00b7\u2022"
@@ -29,7 +29,6 @@ _GAP_CHARS = (
 # what may join two digit groups of one phone: one to four separator characters; a full stop
 # joins only when no space follows it (so "2024. 702" is two numbers, "702.555" one)
 _GAP = re.compile(rf"(?:[{_GAP_CHARS}]|\.(?!\s)){{1,4}}")
-_DIGITS = re.compile(r"[0-9]+")
 MIN_DIGITS, MAX_DIGITS = 7, 15
 
 _US_STATES = (
@@ -233,11 +232,6 @@ def _phones_in_groups(
         found.append(PhoneMatch(e164, start, groups[j][1]))
         i = j + 1
     return found
-
-
-def digit_runs(text: str) -> list[tuple[int, int]]:
-    """(start, end) of every run of ASCII digits in `text`."""
-    return [m.span() for m in _DIGITS.finditer(text)]
 
 
 def _chains(text: str, runs: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
