@@ -46,9 +46,10 @@ _WEBMAIL_AFTER = re.compile(
     rf"\s{{0,2}}(?P<domain>{_WEBMAIL})(?:{_DOT}(?P<tld>{_TLDS}))?(?![a-z0-9\-@]|\.[a-z0-9])"
 )
 _DOT_SPLIT = re.compile(_DOT)
-_SPELLED_AT_MARKERS = ("at)", "at]", "at}", "at>", "@)", "@]") + tuple(
-    f" at {host}" for host in _WEBMAIL.split("|")
-)
+# an email needs "@", a bracketed "at" or a webmail host after " at "; two regexes that start
+# with a literal (sre then skips ahead with a fast search) instead of 26 `in` scans
+_AT_BRACKETED = re.compile(r"at[)\]}>]")
+_AT_WEBMAIL = re.compile(r" at (?:" + _WEBMAIL + ")")
 _PRONOUNS = frozenset(["me", "us", "him", "her", "them", "you", "u"])
 
 # --- handles ---------------------------------------------------------------------------------
@@ -194,7 +195,7 @@ MIN_PRICE, MAX_PRICE = 10.0, 20_000.0
 
 def _emails(lowered: str) -> list[tuple[str, int, int]]:
     out: list[tuple[str, int, int]] = []
-    if "@" not in lowered and not any(marker in lowered for marker in _SPELLED_AT_MARKERS):
+    if "@" not in lowered and not _AT_BRACKETED.search(lowered) and not _AT_WEBMAIL.search(lowered):
         return out
     covered = -1
     for anchor in _AT_ANCHOR.finditer(lowered):

@@ -70,6 +70,17 @@ class PhoneMatch:
     end: int
 
 
+def _unit_may_follow(text: str, end: int) -> bool:
+    """Cheap test before `_UNIT_AFTER.match(text, end)`: what follows (after one optional space)
+    must be a currency sign, "%" or a lowercase ASCII letter for that regex to match."""
+    if end >= len(text):
+        return False
+    ch = text[end]
+    if ch == " " and end + 1 < len(text):
+        ch = text[end + 1]
+    return "a" <= ch <= "z" or ch in _CURRENCY or ch == "%"
+
+
 def _masked_groups(text: str, groups: list[tuple[int, int]]) -> set[int]:
     """Indices of a chain's digit groups that belong to dates, times, prices, units, zips, ids."""
     masked: set[int] = set()
@@ -80,7 +91,7 @@ def _masked_groups(text: str, groups: list[tuple[int, int]]) -> set[int]:
         if (
             (s > 0 and text[s - 1] in _CURRENCY)
             or (s > 1 and text[s - 1] == " " and text[s - 2] in _CURRENCY)
-            or e < len(text)
+            or _unit_may_follow(text, e)
             and not text[e].isdigit()
             and _UNIT_AFTER.match(text, e)
         ):
@@ -97,6 +108,11 @@ def _masked_groups(text: str, groups: list[tuple[int, int]]) -> set[int]:
             k += 1
             masked.add(k)
     return masked
+
+
+def clear_cache() -> None:
+    """Forget cached parses (benchmarks call this so that repeated passes measure real work)."""
+    _parse.cache_clear()
 
 
 def _shape_ok(sizes: tuple[int, ...], national_nanp: bool) -> bool:
@@ -173,9 +189,19 @@ def is_valid_nsn(country_code: int, nsn: str) -> bool:
     return False
 
 
+@lru_cache(maxsize=512)
+def _country_code(region: str) -> int:
+    """`phonenumbers.country_code_for_region`, cached (0 for an unknown region)."""
+    return phonenumbers.country_code_for_region(region)
+
+
+@lru_cache(maxsize=8192)
 def _parse(digits: str, region: str, international: bool) -> str | None:
-    """E.164 of `digits` read in `region` (or as +digits), or None when not a valid number."""
-    if not international and phonenumbers.country_code_for_region(region) == 1:
+    """E.164 of `digits` read in `region` (or as +digits), or None when not a valid number.
+
+    Cached: a feed repeats its phones (the same contact across many ads), and the answer depends
+    on the arguments alone."""
+    if not international and _country_code(region) == 1:
         if len(digits) == 11 and digits[0] == "1":
             digits = digits[1:]
         if len(digits) != 10:
@@ -198,7 +224,7 @@ def _phones_in_groups(
     groups: list[tuple[int, int]], text: str, region: str, plus_at: int | None
 ) -> list[PhoneMatch]:
     found: list[PhoneMatch] = []
-    nanp = phonenumbers.country_code_for_region(region) == 1
+    nanp = _country_code(region) == 1
     i = 0
     while i < len(groups):
         international = plus_at is not None and i == 0
@@ -262,7 +288,7 @@ def find_phones(
 
     `runs` are the view's digit runs when the caller has them already (see `digit_runs`)."""
     region = (region or "US").upper()
-    if phonenumbers.country_code_for_region(region) == 0:
+    if _country_code(region) == 0:
         region = "US"
     text = view.text
     found: list[PhoneMatch] = []

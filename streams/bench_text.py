@@ -22,6 +22,7 @@ import phonenumbers
 
 from detectors.entities import extract_entities
 from detectors.indicators import match_indicators
+from detectors.phones import clear_cache as clear_phone_cache
 from detectors.text import analyse_ad
 from streams.errors import CliError
 
@@ -186,7 +187,8 @@ def rate(
     done = 0
     start = time.process_time()
     while True:
-        analyse_ad.cache_clear()
+        analyse_ad.cache_clear()  # every pass does the full work: no cached ad or phone
+        clear_phone_cache()
         for title, body, country in corpus:
             fn(title, body, country)
         done += len(corpus)
