@@ -2,7 +2,8 @@
 
 Works on `text.numeric_view` (number words and look-alike letters already digits):
 1. digit groups joined by short separator runs (spaces, dashes, dots, slashes, underscores,
-   asterisks, brackets, emoji ...) form a chain; letters, currency signs, colons and commas
+   asterisks, brackets, emoji ...) or by a separator written as a word ("702 dot 555 dot 0123",
+   "punto", "dash", "guion") form a chain; other letters, currency signs, colons and commas
    break it;
 2. digits that belong to dates, times, prices, measurements, zip codes or numbers introduced by
    words such as ISBN, VIN, order or invoice are masked out of chains first;
@@ -29,6 +30,13 @@ _GAP_CHARS = (
 # what may join two digit groups of one phone: one to four separator characters; a full stop
 # joins only when no space follows it (so "2024. 702" is two numbers, "702.555" one)
 _GAP = re.compile(rf"(?:[{_GAP_CHARS}]|\.(?!\s)){{1,4}}")
+# a separator written as a word between digit groups ("702 dot 555 dot 0123", "punto", "dash",
+# "guion"): the whole word with a space on each side, or in brackets ("702(dot)555")
+_SEPARATOR_WORDS = "dot|punto|dash|guion"
+_WORD_GAP = re.compile(
+    rf" {{1,2}}(?:{_SEPARATOR_WORDS}) {{1,2}}| {{0,2}}[(\[](?:{_SEPARATOR_WORDS})[)\]] {{0,2}}"
+)
+_WORD_GAP_MAX = 12
 MIN_DIGITS, MAX_DIGITS = 7, 15
 
 _US_STATES = (
@@ -267,7 +275,11 @@ def _chains(text: str, runs: list[tuple[int, int]]) -> list[list[tuple[int, int]
     digits = 0
     prev_end = -10
     for start, end in runs:
-        if current and start - prev_end <= 4 and _GAP.fullmatch(text, prev_end, start):
+        gap = start - prev_end
+        if current and (
+            (gap <= 4 and _GAP.fullmatch(text, prev_end, start))
+            or (5 <= gap <= _WORD_GAP_MAX and _WORD_GAP.fullmatch(text, prev_end, start))
+        ):
             current.append((start, end))
             digits += end - start
         else:
