@@ -618,13 +618,14 @@ def extract_entities(
         collectors["urls"].add(value, ad.evidence(start, end))
     runs = all_runs
     if phones:
-        runs = [r for r in runs if not any(m.start <= r[0] < m.end for m in phones)]
+        spans = [(m.start, m.end) for m in phones]
+        runs = [r for r in runs if not any(s <= r[0] < e for s, e in spans)]
     if runs:
         for value, start, end in _ages(view.text, runs):
             collectors["ages"].add(value, ad.view_evidence(start, end))
         for value, start, end in _prices(view.text, runs):
             collectors["prices"].add(value, ad.view_evidence(start, end))
-    cities = find_cities(norm.text)
+    cities = find_cities(norm.text, lowered)
     for name, start, end in cities:
         collectors["locations"].add(name, ad.evidence(start, end))
     result: dict[str, list] = {kind: collectors[kind].as_list() for kind in ENTITY_KINDS}

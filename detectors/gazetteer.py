@@ -186,9 +186,12 @@ def _is_word_char(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
 
 
-def find_cities(text: str) -> list[tuple[str, int, int]]:
-    """(city name, start, end) for each city mention in `text`, longest match first."""
-    lowered = text.lower()
+def find_cities(text: str, lowered: str | None = None) -> list[tuple[str, int, int]]:
+    """(city name, start, end) for each city mention in `text`, longest match first.
+
+    `lowered` is `text.lower()` when the caller has it already."""
+    if lowered is None:
+        lowered = text.lower()
     if len(lowered) != len(text):  # never happens on normalised text; keep offsets honest
         return []
     found: list[tuple[str, int, int]] = []

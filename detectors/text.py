@@ -387,6 +387,16 @@ _SPACED_HINT_SPACES = re.compile(r" [^\W_] {1,4}[^\W_] ")
 _SPACED_HINT_MARKS = re.compile(r"[.*_\-/|][^\W_][.*_\-/|][^\W_]")
 
 
+def _spaced_hint(text: str) -> bool:
+    """`_SPACED_HINT_SPACES` on " " + text + " " (without copying the text) or the marks hint."""
+    if len(text) <= 16:
+        return bool(_SPACED_HINT_SPACES.search(" " + text + " ") or _SPACED_HINT_MARKS.search(text))
+    if _SPACED_HINT_SPACES.search(text) or _SPACED_HINT_MARKS.search(text):
+        return True
+    # a hint spans at most 8 characters: at the edges, put the padding spaces on short slices
+    return bool(_SPACED_HINT_SPACES.match(" " + text[:8]) or _SPACED_HINT_SPACES.search(text[-8:] + " "))
+
+
 def _spaced_replacement(match: re.Match) -> Segments | None:
     run = match.group(0)
     segments: Segments = []
@@ -420,7 +430,7 @@ def normalise(text: str) -> Normalised:
                 break
     if not norm.text.isascii() or _has_controls(norm.text):
         norm = apply(norm, _SPECIAL_CHARS, _char_replacement)
-    if _SPACED_HINT_SPACES.search(" " + norm.text + " ") or _SPACED_HINT_MARKS.search(norm.text):
+    if _spaced_hint(norm.text):
         norm = apply(norm, _SPACED, _spaced_replacement)
     return norm
 
