@@ -224,10 +224,15 @@ def _emails(lowered: str) -> list[tuple[str, int, int]]:
     return out
 
 
-def _handles(lowered: str) -> list[tuple[str, int, int]]:
+def _handles(
+    lowered: str, platform_hits: list[tuple[int, str]] | None = None
+) -> list[tuple[str, int, int]]:
+    """Handles; `platform_hits` are `_platform_automaton().iter(" " + lowered)` when known."""
     out: list[tuple[str, int, int]] = []
     n = len(lowered)
-    for end_index, alias in _platform_automaton().iter(" " + lowered):
+    if platform_hits is None:
+        platform_hits = list(_platform_automaton().iter(" " + lowered))
+    for end_index, alias in platform_hits:
         start, end = end_index - len(alias), end_index  # offsets into lowered
         if alias[0].isalnum() and end < n and lowered[end].isalnum():
             continue
@@ -612,7 +617,7 @@ def extract_entities(
     emails = _emails(lowered)
     for value, start, end in emails:
         collectors["emails"].add(value, ad.evidence(start, end))
-    for value, start, end in _handles(lowered):
+    for value, start, end in _handles(lowered, ad.words.platforms):
         collectors["handles"].add(value, ad.evidence(start, end))
     for value, start, end in _urls(norm, lowered, [(s, e) for _, s, e in emails]):
         collectors["urls"].add(value, ad.evidence(start, end))

@@ -21,6 +21,8 @@ from functools import lru_cache
 
 import ahocorasick
 
+from detectors.wordscan import WordHits, scan_words
+
 MAX_FIELD_CHARS = 100_000
 """Longer fields are cut to this many characters (and flagged) before any matching."""
 
@@ -28,12 +30,14 @@ Segments = list[tuple[str, int, int]]
 """A replacement given piecewise: (output text, start, end) relative to the match start."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Normalised:
     """A rewritten text and how each stretch of it maps back to the text it was made from.
 
     `text` keeps case but `text.lower()` always has the same length; `original` is the text
-    that was rewritten (for a `numeric_view`, the original of its parent).
+    that was rewritten (for a `numeric_view`, the original of its parent). Treat it as
+    immutable: it is not frozen only because a frozen dataclass costs four times as much to
+    build, and several are built per ad.
     """
 
     text: str
@@ -43,6 +47,7 @@ class Normalised:
     _src_ends: list[int] = field(default_factory=list, repr=False)
     _linear: list[bool] = field(default_factory=list, repr=False)
     _parent: Normalised | None = field(default=None, repr=False)
+    _lowered: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def identity(self) -> bool:
@@ -52,7 +57,10 @@ class Normalised:
 
     @property
     def lower(self) -> str:
-        return _lower(self.text)
+        """`text.lower()`, computed once."""
+        if self._lowered is None:
+            self._lowered = _lower(self.text)
+        return self._lowered
 
     def _map_local(self, start: int, end: int) -> tuple[int, int]:
         """Map [start, end) of this text to the text this one was rewritten from."""
@@ -560,14 +568,19 @@ def digit_runs(text: str) -> list[tuple[int, int]]:
 
 
 def _numeric_edits(
-    lowered: str, runs: list[tuple[int, int]] | None = None
+    lowered: str,
+    runs: list[tuple[int, int]] | None = None,
+    word_hits: list[tuple[int, int]] | None = None,
 ) -> list[tuple[int, int, str | Segments]]:
     """Edits turning number words and look-alike letters inside numbers into digits.
 
-    `runs` are the digit runs of `lowered` when the caller has them (see `digit_runs`)."""
+    `runs` are the digit runs of `lowered` and `word_hits` its number words as
+    `_number_word_automaton().iter(lowered)` gives them, when the caller has them already."""
     edits: list[tuple[int, int, str | Segments]] = []
     covered = -1
-    for end_index, length in _number_word_automaton().iter(lowered):
+    if word_hits is None:
+        word_hits = list(_number_word_automaton().iter(lowered))
+    for end_index, length in word_hits:
         start = end_index + 1 - length
         if start < covered or (start > 0 and lowered[start - 1].isalpha()):
             continue
@@ -683,8 +696,11 @@ def numeric_view(norm: Normalised) -> Normalised:
     return _numeric_view_runs(norm)[0]
 
 
-def _numeric_view_runs(norm: Normalised) -> tuple[Normalised, list[tuple[int, int]]]:
-    """`numeric_view(norm)` and the digit runs of its text (found once for every detector)."""
+def _numeric_view_runs(
+    norm: Normalised, word_hits: list[tuple[int, int]] | None = None
+) -> tuple[Normalised, list[tuple[int, int]]]:
+    """`numeric_view(norm)` and the digit runs of its text (found once for every detector);
+    `word_hits` as for `_numeric_edits`."""
     lowered = Normalised(
         norm.lower,
         norm.original,
@@ -695,7 +711,7 @@ def _numeric_view_runs(norm: Normalised) -> tuple[Normalised, list[tuple[int, in
         norm._parent,
     )
     runs = digit_runs(lowered.text)
-    edits = _numeric_edits(lowered.text, runs)
+    edits = _numeric_edits(lowered.text, runs, word_hits)
     step = rewrite(lowered.text, edits)
     if edits:
         runs = digit_runs(step.text)
@@ -717,13 +733,15 @@ FIELD_SEPARATOR = "\n" * 6
 """Joins title and body: more line breaks than any entity, phrase or phone chain can span."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class AdText:
     """An ad's title and body (each cut to MAX_FIELD_CHARS) normalised as one text.
 
     `norm` and `view` (its numeric view) cover title + FIELD_SEPARATOR + body; `view_runs` are
-    the digit runs of `view.text`; `evidence` turns a span of norm or view back into
-    {field, start, end, text} on the original field.
+    the digit runs of `view.text`, `words` the word-list hits in `norm.lower` (one scan for
+    number words, platform names and the lexicon); `evidence` turns a span of norm or view back into
+    {field, start, end, text} on the original field. Treat it as immutable (not frozen: see
+    `Normalised`); `analyse_ad` hands the same instance to every detector.
     """
 
     title: str
@@ -732,6 +750,7 @@ class AdText:
     view: Normalised
     truncated: bool
     view_runs: list[tuple[int, int]]
+    words: WordHits
 
     @property
     def body_offset(self) -> int:
@@ -773,8 +792,9 @@ def analyse_ad(title: str, body: str) -> AdText:
     title, title_cut = _field(title)
     body, body_cut = _field(body)
     norm = normalise(title + FIELD_SEPARATOR + body)
-    view, runs = _numeric_view_runs(norm)
-    return AdText(title, body, norm, view, title_cut or body_cut, runs)
+    words = scan_words(norm.lower)
+    view, runs = _numeric_view_runs(norm, words.number_words)
+    return AdText(title, body, norm, view, title_cut or body_cut, runs, words)
 
 
 # --- template text -----------------------------------------------------------------------------
