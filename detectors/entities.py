@@ -456,8 +456,8 @@ def _prices(text: str, runs: list[tuple[int, int]]) -> list[tuple[dict, int, int
         # thousands ("1,200") and cents ("12.50")
         while (
             text.startswith(",", amount_end)
-            and _DIGIT_RUN.match(text, amount_end + 1)
-            and len(_DIGIT_RUN.match(text, amount_end + 1).group(0)) == 3
+            and (group := _DIGIT_RUN.match(text, amount_end + 1)) is not None
+            and len(group.group(0)) == 3
         ):
             amount_end += 4
         cents = _DIGIT_RUN.match(text, amount_end + 1) if text.startswith(".", amount_end) else None
@@ -473,16 +473,16 @@ def _prices(text: str, runs: list[tuple[int, int]]) -> list[tuple[dict, int, int
         if sign in _CURRENCY_SIGN:
             currency = _CURRENCY_SIGN[sign]
             span_start = text.rfind(sign, 0, start)
-        word = None if currency else _PRICE_WORD_AFTER.match(text, amount_end)
-        if word is not None:
-            w = word.group("word")
+        word_after = None if currency else _PRICE_WORD_AFTER.match(text, amount_end)
+        if word_after is not None:
+            w = word_after.group("word")
             if w in _CURRENCY_SIGN:
                 currency = _CURRENCY_SIGN[w]
             elif w in _CURRENCY_WORD:
                 currency = _CURRENCY_WORD[w]
             else:
                 coded = True
-            span_end = word.end()
+            span_end = word_after.end()
         # after a currency or coded word "for an hour" is a unit; after a bare number only "/hr"
         unit_after = _UNIT_AFTER if (currency or coded) else _UNIT_AFTER_SLASH
         unit_match = unit_after.match(text, span_end)
@@ -615,21 +615,21 @@ def extract_entities(
     for match in phones:
         collectors["phones"].add(match.e164, ad.view_evidence(match.start, match.end))
     emails = _emails(lowered)
-    for value, start, end in emails:
-        collectors["emails"].add(value, ad.evidence(start, end))
-    for value, start, end in _handles(lowered, ad.words.platforms):
-        collectors["handles"].add(value, ad.evidence(start, end))
-    for value, start, end in _urls(norm, lowered, [(s, e) for _, s, e in emails]):
-        collectors["urls"].add(value, ad.evidence(start, end))
+    for address, start, end in emails:
+        collectors["emails"].add(address, ad.evidence(start, end))
+    for handle, start, end in _handles(lowered, ad.words.platforms):
+        collectors["handles"].add(handle, ad.evidence(start, end))
+    for url, start, end in _urls(norm, lowered, [(s, e) for _, s, e in emails]):
+        collectors["urls"].add(url, ad.evidence(start, end))
     runs = all_runs
     if phones:
         spans = [(m.start, m.end) for m in phones]
         runs = [r for r in runs if not any(s <= r[0] < e for s, e in spans)]
     if runs:
-        for value, start, end in _ages(view.text, runs):
-            collectors["ages"].add(value, ad.view_evidence(start, end))
-        for value, start, end in _prices(view.text, runs):
-            collectors["prices"].add(value, ad.view_evidence(start, end))
+        for age, start, end in _ages(view.text, runs):
+            collectors["ages"].add(age, ad.view_evidence(start, end))
+        for price, start, end in _prices(view.text, runs):
+            collectors["prices"].add(price, ad.view_evidence(start, end))
     cities = find_cities(norm.text, lowered)
     for name, start, end in cities:
         collectors["locations"].add(name, ad.evidence(start, end))

@@ -74,7 +74,7 @@ def load_lexicon(text: str) -> Lexicon:
         for phrase in ctx.get("phrases", []):
             add(_normal_key(phrase), ("ctx", name))
     indicators = []
-    regexes = []
+    regexes: list[tuple[int, re.Pattern]] = []
     seen_ids = set()
     for idx, raw in enumerate(data.get("indicators") or []):
         try:

@@ -223,7 +223,7 @@ def _parse(digits: str, region: str, international: bool) -> str | None:
     except phonenumbers.NumberParseException:
         return None
     nsn = phonenumbers.national_significant_number(number)
-    if not is_valid_nsn(number.country_code, nsn):
+    if number.country_code is None or not is_valid_nsn(number.country_code, nsn):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

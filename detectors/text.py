@@ -196,10 +196,10 @@ def _chain(step: Normalised, previous: Normalised) -> Normalised:
 
 
 def apply(
-    previous: Normalised, pattern: re.Pattern, replace: Callable[[re.Match], object]
+    previous: Normalised, pattern: re.Pattern, replace: Callable[[re.Match], str | Segments | None]
 ) -> Normalised:
     """Rewrite previous.text at every match of `pattern` (replace returns str, segments or None)."""
-    edits = []
+    edits: list[tuple[int, int, str | Segments]] = []
     for match in pattern.finditer(previous.text):
         replacement = replace(match)
         if replacement is not None:
@@ -652,6 +652,8 @@ def _words_to_digits(run: str) -> Segments:
         nxt = following(k)
         nxt_word = tokens[nxt[0]][0] if nxt else ""
         joined = nxt is not None and nxt[1] in ("", "y", "and")
+        if nxt is None:  # `joined` is false: only the last branches below apply
+            nxt = (len(tokens), "")
         if text in _REPEAT and joined and nxt_word in _UNITS:
             out.append((_UNITS[nxt_word] * _REPEAT[text], start, tokens[nxt[0]][2]))
             k = nxt[0] + 1
