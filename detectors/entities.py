@@ -598,7 +598,7 @@ class _Collector:
 
 
 def extract_entities(
-    title: str, body: str, *, country: str | None = None, region: str | None = None
+    title: object, body: object, *, country: object = None, region: object = None
 ) -> dict:
     """All entities of an ad with evidence; see the module docstring and schemas/scored_ad.v1.json.
 

@@ -180,7 +180,7 @@ def _benign_nearby(lowered: str, span: tuple[int, int], benign: list[tuple[int, 
     return False
 
 
-def match_indicators(title: str, body: str, *, lexicon: Lexicon | None = None) -> list[dict]:
+def match_indicators(title: object, body: object, *, lexicon: Lexicon | None = None) -> list[dict]:
     """[{"id", "category", "weight", "evidence": [{field, start, end, text}]}], one per id."""
     lexicon = lexicon or default_lexicon()
     ad = analyse_ad(title, body)

@@ -88,7 +88,8 @@ class Normalised:
         end = min(max(end, start), len(self.text))
         node: Normalised | None = self
         while node is not None:
-            start, end = node._map_local(start, end)
+            if node._out_starts:  # a node without a map keeps offsets as they are
+                start, end = node._map_local(start, end)
             node = node._parent
         n = len(self.original)
         start = min(max(start, 0), n)
@@ -425,10 +426,10 @@ def _spaced_replacement(match: re.Match) -> Segments | None:
     return segments
 
 
-def normalise(text: str) -> Normalised:
-    """Undo HTML, Unicode and spacing obfuscation; see the module docstring."""
-    if not isinstance(text, str):
-        text = "" if text is None else str(text)
+def normalise(raw: object) -> Normalised:
+    """Undo HTML, Unicode and spacing obfuscation; see the module docstring (None becomes "",
+    any other non-string its str())."""
+    text = raw if isinstance(raw, str) else "" if raw is None else str(raw)
     norm = Normalised(text, text)
     if "&" in text or "<" in text:
         for _ in range(2):  # double-encoded entities ("&amp;#55;")
@@ -446,7 +447,14 @@ def normalise(text: str) -> Normalised:
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+_NOT_CONTROL_BYTES = bytes(b for b in range(128) if b not in _CONTROL_BYTES)
+
+
 def _has_controls(text: str) -> bool:
+    """Does `text` hold a control character `_CONTROLS` would find?"""
+    if text.isascii():  # deleting every other byte in C is cheaper than a regex scan
+        return bool(text.encode("ascii").translate(None, _NOT_CONTROL_BYTES))
     return _CONTROLS.search(text) is not None
 
 
@@ -778,18 +786,17 @@ class AdText:
         return self._evidence(*self.view.span(start, end))
 
 
-def _field(value) -> tuple[str, bool]:
+def _field(value: object) -> tuple[str, bool]:
     if value is None:
         return "", False
-    if not isinstance(value, str):
-        value = str(value)
-    if len(value) > MAX_FIELD_CHARS:
-        return value[:MAX_FIELD_CHARS], True
-    return value, False
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > MAX_FIELD_CHARS:
+        return text[:MAX_FIELD_CHARS], True
+    return text, False
 
 
 @lru_cache(maxsize=64)
-def analyse_ad(title: str, body: str) -> AdText:
+def analyse_ad(title: object, body: object) -> AdText:
     """Normalise an ad once for every detector (cached: the pipeline asks several times)."""
     title, title_cut = _field(title)
     body, body_cut = _field(body)
@@ -805,7 +812,7 @@ _SPACES = re.compile(r"\s+")
 _DIGIT_RUN = re.compile(r"[0-9]+(?:[.,][0-9]+)*")
 
 
-def template_text(title: str, body: str) -> str:
+def template_text(title: object, body: object) -> str:
     """Normalised, lowercased title and body with contacts and numbers replaced by placeholders.
 
     Phones become <phone>, emails <email>, handles <handle>, URLs <url> and any other number
