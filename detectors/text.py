@@ -396,8 +396,20 @@ _SPACED_HINT_SPACES = re.compile(r" [^\W_] {1,4}[^\W_] ")
 _SPACED_HINT_MARKS = re.compile(r"[.*_\-/|][^\W_][.*_\-/|][^\W_]")
 
 
+# ASCII text as character classes ("a" letter or digit, " " space, "m" one of the marks of
+# _SPACED_HINT_MARKS, "x" anything else): the hints become a few literal searches
+_HINT_CLASSES = bytes(
+    ord("a") if chr(b).isalnum() else ord(" ") if b == 32 else ord("m") if chr(b) in ".*_-/|" else ord("x")
+    for b in range(256)
+)
+_SPACES_HINTS = tuple(b" a" + b" " * k + b"a " for k in range(1, 5))
+
+
 def _spaced_hint(text: str) -> bool:
     """`_SPACED_HINT_SPACES` on " " + text + " " (without copying the text) or the marks hint."""
+    if text.isascii():
+        classes = b" " + text.encode("ascii").translate(_HINT_CLASSES) + b" "
+        return b"mama" in classes or any(hint in classes for hint in _SPACES_HINTS)
     if len(text) <= 16:
         return bool(_SPACED_HINT_SPACES.search(" " + text + " ") or _SPACED_HINT_MARKS.search(text))
     if _SPACED_HINT_SPACES.search(text) or _SPACED_HINT_MARKS.search(text):
