@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from detectors import TEXT_IMPLEMENTATION  # noqa: E402
 from detectors.entities import extract_entities  # noqa: E402
 from detectors.indicators import match_indicators  # noqa: E402
 from detectors.synthetic import synthetic_ads  # noqa: E402
@@ -77,7 +78,7 @@ def main(argv: list[str]) -> int:
         diffs = differences(load_golden(), actual)
         for line in diffs[:20]:
             print(line)
-        print(f"{len(actual)} ads, {len(diffs)} differences")
+        print(f"{len(actual)} ads, {len(diffs)} differences (text detectors {TEXT_IMPLEMENTATION})")
         return 1 if diffs else 0
     with gzip.GzipFile(OUT, "wb", mtime=0) as raw:
         raw.write(json.dumps(actual, sort_keys=True, ensure_ascii=False).encode("utf-8"))
