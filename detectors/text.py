@@ -402,14 +402,22 @@ _HINT_CLASSES = bytes(
     ord("a") if chr(b).isalnum() else ord(" ") if b == 32 else ord("m") if chr(b) in ".*_-/|" else ord("x")
     for b in range(256)
 )
+# the same for any text, each non-ASCII character encoded as "?": "?" may stand for a letter, so
+# these classes can only find more hints than there are (then the regexes decide), never fewer
+_LOOSE_HINT_CLASSES = _HINT_CLASSES[: ord("?")] + b"a" + _HINT_CLASSES[ord("?") + 1 :]
 _SPACES_HINTS = tuple(b" a" + b" " * k + b"a " for k in range(1, 5))
+
+
+def _has_hint(classes: bytes) -> bool:
+    return b"mama" in classes or any(hint in classes for hint in _SPACES_HINTS)
 
 
 def _spaced_hint(text: str) -> bool:
     """`_SPACED_HINT_SPACES` on " " + text + " " (without copying the text) or the marks hint."""
     if text.isascii():
-        classes = b" " + text.encode("ascii").translate(_HINT_CLASSES) + b" "
-        return b"mama" in classes or any(hint in classes for hint in _SPACES_HINTS)
+        return _has_hint(b" " + text.encode("ascii").translate(_HINT_CLASSES) + b" ")
+    if not _has_hint(b" " + text.encode("ascii", "replace").translate(_LOOSE_HINT_CLASSES) + b" "):
+        return False
     if len(text) <= 16:
         return bool(_SPACED_HINT_SPACES.search(" " + text + " ") or _SPACED_HINT_MARKS.search(text))
     if _SPACED_HINT_SPACES.search(text) or _SPACED_HINT_MARKS.search(text):
@@ -734,9 +742,10 @@ def _numeric_view_runs(
     )
     runs = digit_runs(lowered.text)
     edits = _numeric_edits(lowered.text, runs, word_hits)
+    if not edits:  # the usual case: the view is the lowered text, one to one
+        return Normalised(lowered.text, norm.original, [], [], [], [], lowered), runs
     step = rewrite(lowered.text, edits)
-    if edits:
-        runs = digit_runs(step.text)
+    runs = digit_runs(step.text)
     view = Normalised(
         step.text,
         norm.original,
