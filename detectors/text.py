@@ -405,11 +405,19 @@ _HINT_CLASSES = bytes(
 # the same for any text, each non-ASCII character encoded as "?": "?" may stand for a letter, so
 # these classes can only find more hints than there are (then the regexes decide), never fewer
 _LOOSE_HINT_CLASSES = _HINT_CLASSES[: ord("?")] + b"a" + _HINT_CLASSES[ord("?") + 1 :]
-_SPACES_HINTS = tuple(b" a" + b" " * k + b"a " for k in range(1, 5))
-
-
 def _has_hint(classes: bytes) -> bool:
-    return b"mama" in classes or any(hint in classes for hint in _SPACES_HINTS)
+    """Marks hint ("mama") or spaces hint (" a", one to four spaces, "a ") in a class string."""
+    if b"mama" in classes:
+        return True
+    at = classes.find(b" a ")  # a one-character word; is another one 0 to 3 more spaces on?
+    while at != -1:
+        nxt = at + 3
+        while nxt < at + 6 and classes.startswith(b" ", nxt):
+            nxt += 1
+        if classes.startswith(b"a ", nxt):
+            return True
+        at = classes.find(b" a ", at + 1)
+    return False
 
 
 def _spaced_hint(text: str) -> bool:
