@@ -4,15 +4,21 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-unit lint stack-up stack-down bench clean
+.PHONY: install compile demo test test-unit lint stack-up stack-down bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[dev]"
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# build the mypyc-compiled text detectors again after editing them (until then the edited
+# sources run as pure Python); VIGIL_PURE_PYTHON=1 make compile removes the compiled build
+compile: install
+	rm -f detectors/*.so vigil_text__mypyc*.so detectors/_compiled_sources.json
+	$(BIN)/pip install -q --no-deps -e .
 
 demo: install
 	$(BIN)/vigil demo
@@ -40,4 +46,4 @@ bench: install
 
 clean:
 	-$(BIN)/vigil stack down
-	rm -rf .stack build *.egg-info
+	rm -rf .stack build *.egg-info detectors/*.so vigil_text__mypyc*.so detectors/_compiled_sources.json

@@ -17,7 +17,7 @@ from functools import lru_cache
 import ahocorasick
 
 from detectors.gazetteer import find_cities
-from detectors.phones import digit_runs, find_phones
+from detectors.phones import find_phones
 from detectors.text import Normalised, analyse_ad, previous_word, previous_words
 
 ENTITY_KINDS = ("phones", "emails", "handles", "urls", "ages", "prices", "locations")
@@ -46,9 +46,10 @@ _WEBMAIL_AFTER = re.compile(
     rf"\s{{0,2}}(?P<domain>{_WEBMAIL})(?:{_DOT}(?P<tld>{_TLDS}))?(?![a-z0-9\-@]|\.[a-z0-9])"
 )
 _DOT_SPLIT = re.compile(_DOT)
-_SPELLED_AT_MARKERS = ("at)", "at]", "at}", "at>", "@)", "@]") + tuple(
-    f" at {host}" for host in _WEBMAIL.split("|")
-)
+# an email needs "@", a bracketed "at" or a webmail host after " at "; two regexes that start
+# with a literal (sre then skips ahead with a fast search) instead of 26 `in` scans
+_AT_BRACKETED = re.compile(r"at[)\]}>]")
+_AT_WEBMAIL = re.compile(r" at (?:" + _WEBMAIL + ")")
 _PRONOUNS = frozenset(["me", "us", "him", "her", "them", "you", "u"])
 
 # --- handles ---------------------------------------------------------------------------------
@@ -194,7 +195,7 @@ MIN_PRICE, MAX_PRICE = 10.0, 20_000.0
 
 def _emails(lowered: str) -> list[tuple[str, int, int]]:
     out: list[tuple[str, int, int]] = []
-    if "@" not in lowered and not any(marker in lowered for marker in _SPELLED_AT_MARKERS):
+    if "@" not in lowered and not _AT_BRACKETED.search(lowered) and not _AT_WEBMAIL.search(lowered):
         return out
     covered = -1
     for anchor in _AT_ANCHOR.finditer(lowered):
@@ -223,10 +224,15 @@ def _emails(lowered: str) -> list[tuple[str, int, int]]:
     return out
 
 
-def _handles(lowered: str) -> list[tuple[str, int, int]]:
+def _handles(
+    lowered: str, platform_hits: list[tuple[int, str]] | None = None
+) -> list[tuple[str, int, int]]:
+    """Handles; `platform_hits` are `_platform_automaton().iter(" " + lowered)` when known."""
     out: list[tuple[str, int, int]] = []
     n = len(lowered)
-    for end_index, alias in _platform_automaton().iter(" " + lowered):
+    if platform_hits is None:
+        platform_hits = list(_platform_automaton().iter(" " + lowered))
+    for end_index, alias in platform_hits:
         start, end = end_index - len(alias), end_index  # offsets into lowered
         if alias[0].isalnum() and end < n and lowered[end].isalnum():
             continue
@@ -450,8 +456,8 @@ def _prices(text: str, runs: list[tuple[int, int]]) -> list[tuple[dict, int, int
         # thousands ("1,200") and cents ("12.50")
         while (
             text.startswith(",", amount_end)
-            and _DIGIT_RUN.match(text, amount_end + 1)
-            and len(_DIGIT_RUN.match(text, amount_end + 1).group(0)) == 3
+            and (group := _DIGIT_RUN.match(text, amount_end + 1)) is not None
+            and len(group.group(0)) == 3
         ):
             amount_end += 4
         cents = _DIGIT_RUN.match(text, amount_end + 1) if text.startswith(".", amount_end) else None
@@ -467,16 +473,16 @@ def _prices(text: str, runs: list[tuple[int, int]]) -> list[tuple[dict, int, int
         if sign in _CURRENCY_SIGN:
             currency = _CURRENCY_SIGN[sign]
             span_start = text.rfind(sign, 0, start)
-        word = None if currency else _PRICE_WORD_AFTER.match(text, amount_end)
-        if word is not None:
-            w = word.group("word")
+        word_after = None if currency else _PRICE_WORD_AFTER.match(text, amount_end)
+        if word_after is not None:
+            w = word_after.group("word")
             if w in _CURRENCY_SIGN:
                 currency = _CURRENCY_SIGN[w]
             elif w in _CURRENCY_WORD:
                 currency = _CURRENCY_WORD[w]
             else:
                 coded = True
-            span_end = word.end()
+            span_end = word_after.end()
         # after a currency or coded word "for an hour" is a unit; after a bare number only "/hr"
         unit_after = _UNIT_AFTER if (currency or coded) else _UNIT_AFTER_SLASH
         unit_match = unit_after.match(text, span_end)
@@ -592,7 +598,7 @@ class _Collector:
 
 
 def extract_entities(
-    title: str, body: str, *, country: str | None = None, region: str | None = None
+    title: object, body: object, *, country: object = None, region: object = None
 ) -> dict:
     """All entities of an ad with evidence; see the module docstring and schemas/scored_ad.v1.json.
 
@@ -604,26 +610,27 @@ def extract_entities(
     ad = analyse_ad(title, body)
     norm, view = ad.norm, ad.view
     lowered = norm.lower
-    all_runs = digit_runs(view.text)
+    all_runs = ad.view_runs
     phones = find_phones(view, phone_region, all_runs)
     for match in phones:
         collectors["phones"].add(match.e164, ad.view_evidence(match.start, match.end))
     emails = _emails(lowered)
-    for value, start, end in emails:
-        collectors["emails"].add(value, ad.evidence(start, end))
-    for value, start, end in _handles(lowered):
-        collectors["handles"].add(value, ad.evidence(start, end))
-    for value, start, end in _urls(norm, lowered, [(s, e) for _, s, e in emails]):
-        collectors["urls"].add(value, ad.evidence(start, end))
+    for address, start, end in emails:
+        collectors["emails"].add(address, ad.evidence(start, end))
+    for handle, start, end in _handles(lowered, ad.words.platforms):
+        collectors["handles"].add(handle, ad.evidence(start, end))
+    for url, start, end in _urls(norm, lowered, [(s, e) for _, s, e in emails]):
+        collectors["urls"].add(url, ad.evidence(start, end))
     runs = all_runs
     if phones:
-        runs = [r for r in runs if not any(m.start <= r[0] < m.end for m in phones)]
+        spans = [(m.start, m.end) for m in phones]
+        runs = [r for r in runs if not any(s <= r[0] < e for s, e in spans)]
     if runs:
-        for value, start, end in _ages(view.text, runs):
-            collectors["ages"].add(value, ad.view_evidence(start, end))
-        for value, start, end in _prices(view.text, runs):
-            collectors["prices"].add(value, ad.view_evidence(start, end))
-    cities = find_cities(norm.text)
+        for age, start, end in _ages(view.text, runs):
+            collectors["ages"].add(age, ad.view_evidence(start, end))
+        for price, start, end in _prices(view.text, runs):
+            collectors["prices"].add(price, ad.view_evidence(start, end))
+    cities = find_cities(norm.text, lowered)
     for name, start, end in cities:
         collectors["locations"].add(name, ad.evidence(start, end))
     result: dict[str, list] = {kind: collectors[kind].as_list() for kind in ENTITY_KINDS}

@@ -15,6 +15,8 @@ from importlib import resources
 
 import ahocorasick
 
+from detectors.wordscan import insertion_order
+
 # everyday words and given names that are also cities in the gazetteer
 _AMBIGUOUS = frozenset(
     [
@@ -166,18 +168,21 @@ _ALIAS_NEEDS_CONTEXT = frozenset({"la", "dc", "sf", "atl", "the bay"})
 
 @cache
 def _automaton() -> ahocorasick.Automaton:
-    automaton = ahocorasick.Automaton()
+    entries: dict[str, tuple[str, bool, bool, int]] = {}
     path = resources.files("detectors").joinpath(_CITIES_CSV)
     with path.open("r", encoding="utf-8") as handle:
         rows = csv.DictReader(line for line in handle if not line.startswith("#"))
         for row in rows:
             name = row["name"].strip()
             key = name.lower()
-            if len(key) < 3 or key in automaton:
+            if len(key) < 3 or key in entries:  # the first (most populous) city of a name wins
                 continue
-            automaton.add_word(key, (name, key in _AMBIGUOUS, False, len(key)))
-    for alias, city in _ALIASES.items():
-        automaton.add_word(alias, (city, alias in _ALIAS_NEEDS_CONTEXT, True, len(alias)))
+            entries[key] = (name, key in _AMBIGUOUS, False, len(key))
+    for alias, city in _ALIASES.items():  # an alias replaces a city of the same name
+        entries[alias] = (city, alias in _ALIAS_NEEDS_CONTEXT, True, len(alias))
+    automaton = ahocorasick.Automaton()
+    for key in sorted(entries, key=insertion_order):  # same keys, quicker walk
+        automaton.add_word(key, entries[key])
     automaton.make_automaton()
     return automaton
 
@@ -186,9 +191,12 @@ def _is_word_char(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
 
 
-def find_cities(text: str) -> list[tuple[str, int, int]]:
-    """(city name, start, end) for each city mention in `text`, longest match first."""
-    lowered = text.lower()
+def find_cities(text: str, lowered: str | None = None) -> list[tuple[str, int, int]]:
+    """(city name, start, end) for each city mention in `text`, longest match first.
+
+    `lowered` is `text.lower()` when the caller has it already."""
+    if lowered is None:
+        lowered = text.lower()
     if len(lowered) != len(text):  # never happens on normalised text; keep offsets honest
         return []
     found: list[tuple[str, int, int]] = []

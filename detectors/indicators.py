@@ -74,7 +74,7 @@ def load_lexicon(text: str) -> Lexicon:
         for phrase in ctx.get("phrases", []):
             add(_normal_key(phrase), ("ctx", name))
     indicators = []
-    regexes = []
+    regexes: list[tuple[int, re.Pattern]] = []
     seen_ids = set()
     for idx, raw in enumerate(data.get("indicators") or []):
         try:
@@ -123,13 +123,17 @@ def default_lexicon() -> Lexicon:
     return load_lexicon(resources.files("detectors").joinpath("lexicon.yaml").read_text("utf-8"))
 
 
-def _field_hits(lowered: str, lexicon: Lexicon):
-    """(indicator hits {idx: [(start, end)]}, context hits {name: [(start, end)]}) in one text."""
+def _field_hits(lowered: str, lexicon: Lexicon, scanned: list | None = None):
+    """(indicator hits {idx: [(start, end)]}, context hits {name: [(start, end)]}) in one text.
+
+    `scanned` is `lexicon.automaton.iter(lowered)` when the caller has it already."""
     hits: dict[int, list[tuple[int, int]]] = {}
     ctx_hits: dict[str, list[tuple[int, int]]] = {}
     n = len(lowered)
     windows: dict[int, list[tuple[int, int]]] = {}
-    for end_index, (length, word_start, word_end, owners) in lexicon.automaton.iter(lowered):
+    if scanned is None:
+        scanned = list(lexicon.automaton.iter(lowered))
+    for end_index, (length, word_start, word_end, owners) in scanned:
         end = end_index + 1
         start = end - length
         for kind, owner in owners:
@@ -176,12 +180,14 @@ def _benign_nearby(lowered: str, span: tuple[int, int], benign: list[tuple[int, 
     return False
 
 
-def match_indicators(title: str, body: str, *, lexicon: Lexicon | None = None) -> list[dict]:
+def match_indicators(title: object, body: object, *, lexicon: Lexicon | None = None) -> list[dict]:
     """[{"id", "category", "weight", "evidence": [{field, start, end, text}]}], one per id."""
     lexicon = lexicon or default_lexicon()
     ad = analyse_ad(title, body)
     lowered = ad.norm.lower
-    hits, ctx_hits = _field_hits(lowered, lexicon)
+    # the default lexicon's phrases were found with the ad's other word lists in one scan
+    scanned = ad.words.lexicon if lexicon is default_lexicon() else None
+    hits, ctx_hits = _field_hits(lowered, lexicon, scanned)
     results = []
     for idx in sorted(hits):
         ind = lexicon.indicators[idx]

@@ -2,7 +2,8 @@
 
 Works on `text.numeric_view` (number words and look-alike letters already digits):
 1. digit groups joined by short separator runs (spaces, dashes, dots, slashes, underscores,
-   asterisks, brackets, emoji ...) form a chain; letters, currency signs, colons and commas
+   asterisks, brackets, emoji ...) or by a separator written as a word ("702 dot 555 dot 0123",
+   "punto", "dash", "guion") form a chain; other letters, currency signs, colons and commas
    break it;
 2. digits that belong to dates, times, prices, measurements, zip codes or numbers introduced by
    words such as ISBN, VIN, order or invoice are masked out of chains first;
@@ -19,7 +20,7 @@ from functools import lru_cache
 
 import phonenumbers
 
-from detectors.text import Normalised, normalise, numeric_view, previous_word
+from detectors.text import Normalised, digit_runs, normalise, numeric_view, previous_word
 
 _GAP_CHARS = (
     r"\s\-,()/_*~\[\]{}<>|\\=\u00b7\u2022"
@@ -29,7 +30,13 @@ _GAP_CHARS = (
 # what may join two digit groups of one phone: one to four separator characters; a full stop
 # joins only when no space follows it (so "2024. 702" is two numbers, "702.555" one)
 _GAP = re.compile(rf"(?:[{_GAP_CHARS}]|\.(?!\s)){{1,4}}")
-_DIGITS = re.compile(r"[0-9]+")
+# a separator written as a word between digit groups ("702 dot 555 dot 0123", "punto", "dash",
+# "guion"): the whole word with a space on each side, or in brackets ("702(dot)555")
+_SEPARATOR_WORDS = "dot|punto|dash|guion"
+_WORD_GAP = re.compile(
+    rf" {{1,2}}(?:{_SEPARATOR_WORDS}) {{1,2}}| {{0,2}}[(\[](?:{_SEPARATOR_WORDS})[)\]] {{0,2}}"
+)
+_WORD_GAP_MAX = 12
 MIN_DIGITS, MAX_DIGITS = 7, 15
 
 _US_STATES = (
@@ -71,6 +78,17 @@ class PhoneMatch:
     end: int
 
 
+def _unit_may_follow(text: str, end: int) -> bool:
+    """Cheap test before `_UNIT_AFTER.match(text, end)`: what follows (after one optional space)
+    must be a currency sign, "%" or a lowercase ASCII letter for that regex to match."""
+    if end >= len(text):
+        return False
+    ch = text[end]
+    if ch == " " and end + 1 < len(text):
+        ch = text[end + 1]
+    return "a" <= ch <= "z" or ch in _CURRENCY or ch == "%"
+
+
 def _masked_groups(text: str, groups: list[tuple[int, int]]) -> set[int]:
     """Indices of a chain's digit groups that belong to dates, times, prices, units, zips, ids."""
     masked: set[int] = set()
@@ -81,7 +99,7 @@ def _masked_groups(text: str, groups: list[tuple[int, int]]) -> set[int]:
         if (
             (s > 0 and text[s - 1] in _CURRENCY)
             or (s > 1 and text[s - 1] == " " and text[s - 2] in _CURRENCY)
-            or e < len(text)
+            or _unit_may_follow(text, e)
             and not text[e].isdigit()
             and _UNIT_AFTER.match(text, e)
         ):
@@ -98,6 +116,11 @@ def _masked_groups(text: str, groups: list[tuple[int, int]]) -> set[int]:
             k += 1
             masked.add(k)
     return masked
+
+
+def clear_cache() -> None:
+    """Forget cached parses (benchmarks call this so that repeated passes measure real work)."""
+    _parse.cache_clear()
 
 
 def _shape_ok(sizes: tuple[int, ...], national_nanp: bool) -> bool:
@@ -174,9 +197,19 @@ def is_valid_nsn(country_code: int, nsn: str) -> bool:
     return False
 
 
+@lru_cache(maxsize=512)
+def _country_code(region: str) -> int:
+    """`phonenumbers.country_code_for_region`, cached (0 for an unknown region)."""
+    return phonenumbers.country_code_for_region(region)
+
+
+@lru_cache(maxsize=8192)
 def _parse(digits: str, region: str, international: bool) -> str | None:
-    """E.164 of `digits` read in `region` (or as +digits), or None when not a valid number."""
-    if not international and phonenumbers.country_code_for_region(region) == 1:
+    """E.164 of `digits` read in `region` (or as +digits), or None when not a valid number.
+
+    Cached: a feed repeats its phones (the same contact across many ads), and the answer depends
+    on the arguments alone."""
+    if not international and _country_code(region) == 1:
         if len(digits) == 11 and digits[0] == "1":
             digits = digits[1:]
         if len(digits) != 10:
@@ -190,7 +223,7 @@ def _parse(digits: str, region: str, international: bool) -> str | None:
     except phonenumbers.NumberParseException:
         return None
     nsn = phonenumbers.national_significant_number(number)
-    if not is_valid_nsn(number.country_code, nsn):
+    if number.country_code is None or not is_valid_nsn(number.country_code, nsn):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
@@ -199,7 +232,7 @@ def _phones_in_groups(
     groups: list[tuple[int, int]], text: str, region: str, plus_at: int | None
 ) -> list[PhoneMatch]:
     found: list[PhoneMatch] = []
-    nanp = phonenumbers.country_code_for_region(region) == 1
+    nanp = _country_code(region) == 1
     i = 0
     while i < len(groups):
         international = plus_at is not None and i == 0
@@ -235,11 +268,6 @@ def _phones_in_groups(
     return found
 
 
-def digit_runs(text: str) -> list[tuple[int, int]]:
-    """(start, end) of every run of ASCII digits in `text`."""
-    return [m.span() for m in _DIGITS.finditer(text)]
-
-
 def _chains(text: str, runs: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
     """Digit groups joined by short separator runs, for chains with enough digits."""
     chains: list[list[tuple[int, int]]] = []
@@ -247,7 +275,11 @@ def _chains(text: str, runs: list[tuple[int, int]]) -> list[list[tuple[int, int]
     digits = 0
     prev_end = -10
     for start, end in runs:
-        if current and start - prev_end <= 4 and _GAP.fullmatch(text, prev_end, start):
+        gap = start - prev_end
+        if current and (
+            (gap <= 4 and _GAP.fullmatch(text, prev_end, start))
+            or (5 <= gap <= _WORD_GAP_MAX and _WORD_GAP.fullmatch(text, prev_end, start))
+        ):
             current.append((start, end))
             digits += end - start
         else:
@@ -268,7 +300,7 @@ def find_phones(
 
     `runs` are the view's digit runs when the caller has them already (see `digit_runs`)."""
     region = (region or "US").upper()
-    if phonenumbers.country_code_for_region(region) == 0:
+    if _country_code(region) == 0:
         region = "US"
     text = view.text
     found: list[PhoneMatch] = []

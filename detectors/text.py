@@ -21,6 +21,8 @@ from functools import lru_cache
 
 import ahocorasick
 
+from detectors.wordscan import WordHits, scan_words
+
 MAX_FIELD_CHARS = 100_000
 """Longer fields are cut to this many characters (and flagged) before any matching."""
 
@@ -28,12 +30,14 @@ Segments = list[tuple[str, int, int]]
 """A replacement given piecewise: (output text, start, end) relative to the match start."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Normalised:
     """A rewritten text and how each stretch of it maps back to the text it was made from.
 
     `text` keeps case but `text.lower()` always has the same length; `original` is the text
-    that was rewritten (for a `numeric_view`, the original of its parent).
+    that was rewritten (for a `numeric_view`, the original of its parent). Treat it as
+    immutable: it is not frozen only because a frozen dataclass costs four times as much to
+    build, and several are built per ad.
     """
 
     text: str
@@ -43,6 +47,7 @@ class Normalised:
     _src_ends: list[int] = field(default_factory=list, repr=False)
     _linear: list[bool] = field(default_factory=list, repr=False)
     _parent: Normalised | None = field(default=None, repr=False)
+    _lowered: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def identity(self) -> bool:
@@ -52,7 +57,10 @@ class Normalised:
 
     @property
     def lower(self) -> str:
-        return _lower(self.text)
+        """`text.lower()`, computed once."""
+        if self._lowered is None:
+            self._lowered = _lower(self.text)
+        return self._lowered
 
     def _map_local(self, start: int, end: int) -> tuple[int, int]:
         """Map [start, end) of this text to the text this one was rewritten from."""
@@ -80,7 +88,8 @@ class Normalised:
         end = min(max(end, start), len(self.text))
         node: Normalised | None = self
         while node is not None:
-            start, end = node._map_local(start, end)
+            if node._out_starts:  # a node without a map keeps offsets as they are
+                start, end = node._map_local(start, end)
             node = node._parent
         n = len(self.original)
         start = min(max(start, 0), n)
@@ -188,10 +197,10 @@ def _chain(step: Normalised, previous: Normalised) -> Normalised:
 
 
 def apply(
-    previous: Normalised, pattern: re.Pattern, replace: Callable[[re.Match], object]
+    previous: Normalised, pattern: re.Pattern, replace: Callable[[re.Match], str | Segments | None]
 ) -> Normalised:
     """Rewrite previous.text at every match of `pattern` (replace returns str, segments or None)."""
-    edits = []
+    edits: list[tuple[int, int, str | Segments]] = []
     for match in pattern.finditer(previous.text):
         replacement = replace(match)
         if replacement is not None:
@@ -387,6 +396,44 @@ _SPACED_HINT_SPACES = re.compile(r" [^\W_] {1,4}[^\W_] ")
 _SPACED_HINT_MARKS = re.compile(r"[.*_\-/|][^\W_][.*_\-/|][^\W_]")
 
 
+# ASCII text as character classes ("a" letter or digit, " " space, "m" one of the marks of
+# _SPACED_HINT_MARKS, "x" anything else): the hints become a few literal searches
+_HINT_CLASSES = bytes(
+    ord("a") if chr(b).isalnum() else ord(" ") if b == 32 else ord("m") if chr(b) in ".*_-/|" else ord("x")
+    for b in range(256)
+)
+# the same for any text, each non-ASCII character encoded as "?": "?" may stand for a letter, so
+# these classes can only find more hints than there are (then the regexes decide), never fewer
+_LOOSE_HINT_CLASSES = _HINT_CLASSES[: ord("?")] + b"a" + _HINT_CLASSES[ord("?") + 1 :]
+def _has_hint(classes: bytes) -> bool:
+    """Marks hint ("mama") or spaces hint (" a", one to four spaces, "a ") in a class string."""
+    if b"mama" in classes:
+        return True
+    at = classes.find(b" a ")  # a one-character word; is another one 0 to 3 more spaces on?
+    while at != -1:
+        nxt = at + 3
+        while nxt < at + 6 and classes.startswith(b" ", nxt):
+            nxt += 1
+        if classes.startswith(b"a ", nxt):
+            return True
+        at = classes.find(b" a ", at + 1)
+    return False
+
+
+def _spaced_hint(text: str) -> bool:
+    """`_SPACED_HINT_SPACES` on " " + text + " " (without copying the text) or the marks hint."""
+    if text.isascii():
+        return _has_hint(b" " + text.encode("ascii").translate(_HINT_CLASSES) + b" ")
+    if not _has_hint(b" " + text.encode("ascii", "replace").translate(_LOOSE_HINT_CLASSES) + b" "):
+        return False
+    if len(text) <= 16:
+        return bool(_SPACED_HINT_SPACES.search(" " + text + " ") or _SPACED_HINT_MARKS.search(text))
+    if _SPACED_HINT_SPACES.search(text) or _SPACED_HINT_MARKS.search(text):
+        return True
+    # a hint spans at most 8 characters: at the edges, put the padding spaces on short slices
+    return bool(_SPACED_HINT_SPACES.match(" " + text[:8]) or _SPACED_HINT_SPACES.search(text[-8:] + " "))
+
+
 def _spaced_replacement(match: re.Match) -> Segments | None:
     run = match.group(0)
     segments: Segments = []
@@ -407,10 +454,10 @@ def _spaced_replacement(match: re.Match) -> Segments | None:
     return segments
 
 
-def normalise(text: str) -> Normalised:
-    """Undo HTML, Unicode and spacing obfuscation; see the module docstring."""
-    if not isinstance(text, str):
-        text = "" if text is None else str(text)
+def normalise(raw: object) -> Normalised:
+    """Undo HTML, Unicode and spacing obfuscation; see the module docstring (None becomes "",
+    any other non-string its str())."""
+    text = raw if isinstance(raw, str) else "" if raw is None else str(raw)
     norm = Normalised(text, text)
     if "&" in text or "<" in text:
         for _ in range(2):  # double-encoded entities ("&amp;#55;")
@@ -420,7 +467,7 @@ def normalise(text: str) -> Normalised:
                 break
     if not norm.text.isascii() or _has_controls(norm.text):
         norm = apply(norm, _SPECIAL_CHARS, _char_replacement)
-    if _SPACED_HINT_SPACES.search(" " + norm.text + " ") or _SPACED_HINT_MARKS.search(norm.text):
+    if _spaced_hint(norm.text):
         norm = apply(norm, _SPACED, _spaced_replacement)
     return norm
 
@@ -428,7 +475,14 @@ def normalise(text: str) -> Normalised:
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+_NOT_CONTROL_BYTES = bytes(b for b in range(128) if b not in _CONTROL_BYTES)
+
+
 def _has_controls(text: str) -> bool:
+    """Does `text` hold a control character `_CONTROLS` would find?"""
+    if text.isascii():  # deleting every other byte in C is cheaper than a regex scan
+        return bool(text.encode("ascii").translate(None, _NOT_CONTROL_BYTES))
     return _CONTROLS.search(text) is not None
 
 
@@ -530,7 +584,9 @@ _NUMBER_RUN = re.compile(
 _LEET_DIGITS = {"o": "0", "l": "1", "i": "1"}
 _LEET_CHARS = frozenset("0123456789oli")
 _LEET_TOKEN = re.compile(r"[0-9oli]{1,40}(?![a-z0-9])")
-_DIGIT_RUN_RE = re.compile(r"[0-9]+")
+# "[0-9][0-9]*" rather than "[0-9]+": sre skips to a leading character set with a fast scan,
+# which it does not do for a leading repeat (twice the speed on ad-length text, same matches)
+_DIGIT_RUN_RE = re.compile(r"[0-9][0-9]*")
 
 
 @lru_cache(maxsize=1)
@@ -542,11 +598,25 @@ def _number_word_automaton() -> ahocorasick.Automaton:
     return automaton
 
 
-def _numeric_edits(lowered: str) -> list[tuple[int, int, str | Segments]]:
-    """Edits turning number words and look-alike letters inside numbers into digits."""
+def digit_runs(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every run of ASCII digits in `text`."""
+    return [m.span() for m in _DIGIT_RUN_RE.finditer(text)]
+
+
+def _numeric_edits(
+    lowered: str,
+    runs: list[tuple[int, int]] | None = None,
+    word_hits: list[tuple[int, int]] | None = None,
+) -> list[tuple[int, int, str | Segments]]:
+    """Edits turning number words and look-alike letters inside numbers into digits.
+
+    `runs` are the digit runs of `lowered` and `word_hits` its number words as
+    `_number_word_automaton().iter(lowered)` gives them, when the caller has them already."""
     edits: list[tuple[int, int, str | Segments]] = []
     covered = -1
-    for end_index, length in _number_word_automaton().iter(lowered):
+    if word_hits is None:
+        word_hits = list(_number_word_automaton().iter(lowered))
+    for end_index, length in word_hits:
         start = end_index + 1 - length
         if start < covered or (start > 0 and lowered[start - 1].isalpha()):
             continue
@@ -561,13 +631,10 @@ def _numeric_edits(lowered: str) -> list[tuple[int, int, str | Segments]]:
     if any(c in lowered for c in "oli"):
         covered = -1
         n = len(lowered)
-        for m in _DIGIT_RUN_RE.finditer(lowered):
-            start, end = m.span()
+        for start, end in digit_runs(lowered) if runs is None else runs:
             if start < covered:
                 continue
-            before = lowered[start - 1] if start else ""
-            after = lowered[end] if end < n else ""
-            if before not in ("o", "l", "i") and after not in ("o", "l", "i"):
+            if (start == 0 or lowered[start - 1] not in "oli") and (end == n or lowered[end] not in "oli"):
                 continue
             first = start
             while start > 0 and first - start <= 40 and lowered[start - 1] in _LEET_CHARS:
@@ -621,6 +688,8 @@ def _words_to_digits(run: str) -> Segments:
         nxt = following(k)
         nxt_word = tokens[nxt[0]][0] if nxt else ""
         joined = nxt is not None and nxt[1] in ("", "y", "and")
+        if nxt is None:  # `joined` is false: only the last branches below apply
+            nxt = (len(tokens), "")
         if text in _REPEAT and joined and nxt_word in _UNITS:
             out.append((_UNITS[nxt_word] * _REPEAT[text], start, tokens[nxt[0]][2]))
             k = nxt[0] + 1
@@ -662,6 +731,14 @@ def numeric_view(norm: Normalised) -> Normalised:
     The view's parent is `norm` lowercased (same offsets as `norm.text`), so `to_parent` maps
     a view span onto `norm.text` and `span` onto the original text.
     """
+    return _numeric_view_runs(norm)[0]
+
+
+def _numeric_view_runs(
+    norm: Normalised, word_hits: list[tuple[int, int]] | None = None
+) -> tuple[Normalised, list[tuple[int, int]]]:
+    """`numeric_view(norm)` and the digit runs of its text (found once for every detector);
+    `word_hits` as for `_numeric_edits`."""
     lowered = Normalised(
         norm.lower,
         norm.original,
@@ -671,8 +748,13 @@ def numeric_view(norm: Normalised) -> Normalised:
         norm._linear,
         norm._parent,
     )
-    step = rewrite(lowered.text, _numeric_edits(lowered.text))
-    return Normalised(
+    runs = digit_runs(lowered.text)
+    edits = _numeric_edits(lowered.text, runs, word_hits)
+    if not edits:  # the usual case: the view is the lowered text, one to one
+        return Normalised(lowered.text, norm.original, [], [], [], [], lowered), runs
+    step = rewrite(lowered.text, edits)
+    runs = digit_runs(step.text)
+    view = Normalised(
         step.text,
         norm.original,
         step._out_starts,
@@ -681,6 +763,7 @@ def numeric_view(norm: Normalised) -> Normalised:
         step._linear,
         lowered,
     )
+    return view, runs
 
 
 # --- one ad: title and body analysed together ------------------------------------------------
@@ -689,12 +772,15 @@ FIELD_SEPARATOR = "\n" * 6
 """Joins title and body: more line breaks than any entity, phrase or phone chain can span."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class AdText:
     """An ad's title and body (each cut to MAX_FIELD_CHARS) normalised as one text.
 
-    `norm` and `view` (its numeric view) cover title + FIELD_SEPARATOR + body; `evidence`
-    turns a span of either back into {field, start, end, text} on the original field.
+    `norm` and `view` (its numeric view) cover title + FIELD_SEPARATOR + body; `view_runs` are
+    the digit runs of `view.text`, `words` the word-list hits in `norm.lower` (one scan for
+    number words, platform names and the lexicon); `evidence` turns a span of norm or view back into
+    {field, start, end, text} on the original field. Treat it as immutable (not frozen: see
+    `Normalised`); `analyse_ad` hands the same instance to every detector.
     """
 
     title: str
@@ -702,6 +788,8 @@ class AdText:
     norm: Normalised
     view: Normalised
     truncated: bool
+    view_runs: list[tuple[int, int]]
+    words: WordHits
 
     @property
     def body_offset(self) -> int:
@@ -727,23 +815,24 @@ class AdText:
         return self._evidence(*self.view.span(start, end))
 
 
-def _field(value) -> tuple[str, bool]:
+def _field(value: object) -> tuple[str, bool]:
     if value is None:
         return "", False
-    if not isinstance(value, str):
-        value = str(value)
-    if len(value) > MAX_FIELD_CHARS:
-        return value[:MAX_FIELD_CHARS], True
-    return value, False
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > MAX_FIELD_CHARS:
+        return text[:MAX_FIELD_CHARS], True
+    return text, False
 
 
 @lru_cache(maxsize=64)
-def analyse_ad(title: str, body: str) -> AdText:
+def analyse_ad(title: object, body: object) -> AdText:
     """Normalise an ad once for every detector (cached: the pipeline asks several times)."""
     title, title_cut = _field(title)
     body, body_cut = _field(body)
     norm = normalise(title + FIELD_SEPARATOR + body)
-    return AdText(title, body, norm, numeric_view(norm), title_cut or body_cut)
+    words = scan_words(norm.lower)
+    view, runs = _numeric_view_runs(norm, words.number_words)
+    return AdText(title, body, norm, view, title_cut or body_cut, runs, words)
 
 
 # --- template text -----------------------------------------------------------------------------
@@ -752,7 +841,7 @@ _SPACES = re.compile(r"\s+")
 _DIGIT_RUN = re.compile(r"[0-9]+(?:[.,][0-9]+)*")
 
 
-def template_text(title: str, body: str) -> str:
+def template_text(title: object, body: object) -> str:
     """Normalised, lowercased title and body with contacts and numbers replaced by placeholders.
 
     Phones become <phone>, emails <email>, handles <handle>, URLs <url> and any other number

@@ -20,8 +20,10 @@ from pathlib import Path
 
 import phonenumbers
 
+from detectors import TEXT_IMPLEMENTATION
 from detectors.entities import extract_entities
 from detectors.indicators import match_indicators
+from detectors.phones import clear_cache as clear_phone_cache
 from detectors.text import analyse_ad
 from streams.errors import CliError
 
@@ -186,7 +188,8 @@ def rate(
     done = 0
     start = time.process_time()
     while True:
-        analyse_ad.cache_clear()
+        analyse_ad.cache_clear()  # every pass does the full work: no cached ad or phone
+        clear_phone_cache()
         for title, body, country in corpus:
             fn(title, body, country)
         done += len(corpus)
@@ -251,8 +254,9 @@ def report(
             lines.append(f"  {name:<24} recall {found / expected:.3f} ({found}/{expected})")
     lines += [
         "",
-        f"throughput, one core ({pin}), best of 5 alternating rounds, CPU time, ads of "
-        f"{corpus_chars:.0f} characters on average:",
+        f"throughput on one core ({pin}): ads per CPU second of this process (not wall time, which"
+        f" other work on the machine inflates), best of 5 alternating rounds, ads of "
+        f"{corpus_chars:.0f} characters on average; text detectors {TEXT_IMPLEMENTATION}:",
         f"  vigil full text enrichment   {vigil_rate:9.0f} ads/s",
         f"  phonenumbers matcher only    {base_rate:9.0f} ads/s",
         f"  ratio vigil / baseline       {vigil_rate / base_rate:9.2f}",

@@ -127,3 +127,43 @@ def test_found_phones_are_valid_and_inside_the_text(text: str) -> None:
     for e164, start, end in extract_phones(text, "US"):
         assert 0 <= start < end <= len(text)
         assert phonenumbers.is_valid_number(phonenumbers.parse(e164))
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "702 dot 555 dot 0123",
+        "702 punto 555 punto 0123",
+        "702 dash 555 dash 0123",
+        "702 gui\u00f3n 555 gui\u00f3n 0123",
+        "702 DOT 555 DOT 0123",
+        "702(dot)555(dot)0123",
+        "702 [dot] 555 [dot] 0123",
+        "seven oh two dot five five five dot oh one two three",
+        "siete cero dos punto cinco cinco cinco punto cero uno dos tres",
+    ],
+)
+def test_a_separator_written_as_a_word_joins_digit_groups(written: str) -> None:
+    text = f"Sweet and fun, call {written} tonight"
+    found = extract_phones(text, "US")
+    assert [e164 for e164, _, _ in found] == [E164]
+    _, start, end = found[0]
+    assert text[start:end] == written
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I scored 12 dot 5 and the 2024 dash 2025 season was long",
+        "version 2 dot 0 dot 1 released",
+        "lot 702 dot 555 only",
+        "702 dotty 555 dotty 0123",  # not the separator word
+        "702dot555dot0123",  # a bare word glued to digits is not a separator
+        "from 2019 dash 2024 and then 555 dash 0123",
+        "open 9 dash 5, gate 702 dot 555 dot 01",
+        "702 dot dot 555 dot 0123",  # two words in a row are prose, not one separator
+    ],
+)
+def test_separator_words_do_not_invent_numbers_from_prose(text: str) -> None:
+    assert extract_phones(text, "US") == []
+
