@@ -48,10 +48,10 @@ def score_batch(ads: list[dict], *, disabled=frozenset(), model_path=None, banks
 
 
 def _cached_enrich(enrich, cache: dict):
-    def cached(ad: dict) -> dict:
+    def cached(ad: dict, timings: dict | None = None) -> dict:
         key = ad["ad_id"]
         if key not in cache:
-            cache[key] = enrich(ad)
+            cache[key] = enrich(ad, timings)
         return cache[key]
     return cached
 
