@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None, *, model_path: str | None = Non
     topics = settings.topics
     partitions = settings.partitions
     app_id = app_id_for(settings)
-    datadir = settings.stack_dir / "faust" / app_id
+    datadir = settings.faust_dir(app_id)
     datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         app_id,

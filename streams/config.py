@@ -44,6 +44,8 @@ class Settings:
     dispatch_metrics_port: int = field(default_factory=lambda: int(_env("VIGIL_DISPATCH_METRICS_PORT", "19101")))
     ingest_port: int = field(default_factory=lambda: int(_env("VIGIL_INGEST_PORT", "18080")))
     lag_interval_s: float = field(default_factory=lambda: float(_env("VIGIL_LAG_INTERVAL_S", "5")))
+    # a worker's local table store (RocksDB): two workers on one machine need one each
+    faust_dir_env: str = field(default_factory=lambda: os.environ.get("VIGIL_FAUST_DIR", ""))
     max_record_bytes: int = field(default_factory=lambda: int(_env("VIGIL_MAX_RECORD_BYTES", str(2 * 1024 * 1024))))
 
     @property
@@ -61,6 +63,10 @@ class Settings:
     @property
     def redis_url(self) -> str:
         return self.redis_url_env or f"redis://127.0.0.1:{self.redis_port}/0"
+
+    def faust_dir(self, app_id: str) -> Path:
+        """Where this worker keeps its table store: VIGIL_FAUST_DIR, else .stack/faust/<app id>."""
+        return Path(self.faust_dir_env) if self.faust_dir_env else self.stack_dir / "faust" / app_id
 
     @property
     def topics(self) -> Topics:
