@@ -987,8 +987,9 @@ def _cmd_dispatch(args) -> int:
 
     if args.metrics_port and not args.replay_dlq:
         from streams.lag import LagProbe
-        from streams.metrics import serve_metrics
+        from streams.metrics import initialise_delivery_series, serve_metrics
 
+        initialise_delivery_series(sorted(names))
         try:
             serve_metrics(args.metrics_port)
         except OSError as exc:

@@ -12,6 +12,8 @@ import os
 
 from prometheus_client import Counter, Gauge, Histogram, Info, start_http_server
 
+from detectors.scoring import SEVERITIES
+
 STAGE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 END_TO_END_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300)
 
@@ -75,6 +77,29 @@ DLQ_RECORDS = Gauge("vigil_dlq_records", "Records held by a dead-letter topic", 
 LAG_ERRORS = Counter("vigil_lag_probe_errors_total", "Failed reads of group offsets / topic ends")
 
 STAGES = ("validate", "text", "images", "link", "score")
+
+
+ALERT_SEVERITIES = tuple(s for s in SEVERITIES if s != "none")
+
+
+def initialise_worker_series() -> None:
+    """Create the labelled series whose label values are known before any ad arrives, at zero.
+
+    A series born with its first observation already in it has no earlier sample to rate
+    against: Prometheus's rate() and histogram_quantile() see no change until the next one
+    (and a burst that ends between two scrapes never shows at all).
+    """
+    for stage in STAGES:
+        STAGE_SECONDS.labels(stage)
+    for severity in SEVERITIES:
+        ADS_SCORED.labels(severity)
+
+
+def initialise_delivery_series(destinations: list[str]) -> None:
+    """The dispatcher's ingest→delivered series for every destination and alert severity."""
+    for name in destinations:
+        for severity in ALERT_SEVERITIES:
+            INGEST_TO_ALERT_DELIVERED_SECONDS.labels(name, severity)
 
 
 def observe_scored(scored: dict, timings: dict[str, float]) -> None:

@@ -15,7 +15,7 @@ def run_worker(args) -> int:
 
     from streams.app import app_id_for, create_app
     from streams.lag import LagProbe
-    from streams.metrics import bind_address, serve_metrics
+    from streams.metrics import bind_address, initialise_worker_series, serve_metrics
     from streams.stack import ensure_stack
     from streams.topics import ensure_topics
 
@@ -23,6 +23,7 @@ def run_worker(args) -> int:
     ensure_stack(settings)
     ensure_topics(settings)
     if args.metrics_port:
+        initialise_worker_series()
         serve_metrics(args.metrics_port)
         log.info("metrics on http://%s:%d/metrics", bind_address(), args.metrics_port)
         LagProbe(settings, app_id_for(settings), [settings.topics.raw], [settings.topics.dlq]).start()

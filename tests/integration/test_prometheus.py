@@ -282,6 +282,9 @@ def live(stack, tmp_path_factory):
         assert http_post(f"{ingest}/ads", json.dumps(ads[0]).encode()) == 202
         read_topic(stack.kafka_bootstrap, settings.topics.scored, timeout_s=180, abort_if=died,
                    until=lambda recs: len(recs) >= 1)
+        # and Prometheus has a sample of the worker from before the burst, so rates see it
+        wait_for("Prometheus to scrape the warm-up ad",
+                 lambda: bool(instant(prometheus, "sum(vigil_ads_scored_total) >= 1")), 60)
         for i in range(1, N_ADS, 25):
             assert http_post(f"{ingest}/ads", json.dumps(ads[i:i + 25]).encode()) == 202
         assert http_post(f"{ingest}/ads", json.dumps(bank_ad).encode()) == 202

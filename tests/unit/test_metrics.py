@@ -51,3 +51,19 @@ def test_top_family_and_model_info_and_bank_sizes():
     metrics.set_bank_sizes({"missing_children": 4})
     assert value("vigil_bank_entries", bank="missing_children") == 4
     assert REGISTRY.get_sample_value("vigil_bank_entries", {"bank": "previously_flagged"}) is None
+
+
+def test_known_label_sets_exist_at_zero_before_any_observation():
+    def count(dest: str, severity: str) -> float | None:
+        return REGISTRY.get_sample_value("vigil_ingest_to_alert_delivered_seconds_count",
+                                         {"destination": dest, "severity": severity})
+
+    assert count("unit-initialised", "critical") is None
+    metrics.initialise_delivery_series(["unit-initialised"])
+    assert [count("unit-initialised", s) for s in ("low", "medium", "high", "critical")] == [0.0] * 4
+    assert count("unit-initialised", "none") is None  # no alert is ever "none"
+    metrics.initialise_worker_series()
+    for stage in metrics.STAGES:
+        assert REGISTRY.get_sample_value("vigil_stage_seconds_count", {"stage": stage}) is not None
+    for severity in ("none", "low", "medium", "high", "critical"):
+        assert REGISTRY.get_sample_value("vigil_ads_scored_total", {"severity": severity}) is not None
