@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (same as --log-level debug)")
     parser.add_argument("--log-level", choices=LEVELS, default=None,
-                        help="log level of the JSON log lines on stderr (default info)")
+                        help="log level of the JSON log lines on stderr (default info; demo: warning)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    args.log_level = args.log_level or ("debug" if args.verbose else "info")
+    args.log_level = args.log_level or ("debug" if args.verbose else
+                                        getattr(args, "default_log_level", "info"))
     setup_logging(args.log_level)
     try:
         return int(args.func(args) or 0)

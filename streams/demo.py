@@ -249,4 +249,6 @@ def register(subparsers) -> None:
     p.add_argument("--sink-port", type=int, default=18090)
     p.add_argument("--timeout", type=float, default=240.0)
     p.add_argument("--linger", type=float, default=3.0)
-    p.set_defaults(func=run_demo)
+    # the demo prints its own progress lines: its JSON log lines only for warnings and worse
+    # (--log-level info brings them back; the processes it starts log to files)
+    p.set_defaults(func=run_demo, default_log_level="warning")

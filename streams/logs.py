@@ -57,10 +57,21 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, ensure_ascii=False, default=str)
 
 
+class DropCancelledMetadataRefresh(logging.Filter):
+    """kafka-python 3 logs 'Metadata refresh: failed Cancelled' at error level whenever a client
+    closes or a poll returns while a metadata request is in flight: no failure, only noise that
+    reads like one. Any other metadata failure is kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "kafka.cluster" and record.msg == "Metadata refresh: failed %s"
+                    and record.args and type(record.args[0]).__name__ == "Cancelled")
+
+
 def setup_logging(level: str = "info") -> None:
     """Root logger → JSON lines on stderr; chatty libraries kept at warning unless debugging."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(DropCancelledMetadataRefresh())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

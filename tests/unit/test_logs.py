@@ -56,3 +56,18 @@ def test_log_level_flag(capsys):
     logging.getLogger("vigil.x").warning("shown", extra={"ad_id": "a1"})
     lines = capsys.readouterr().err.strip().splitlines()
     assert [json.loads(x)["msg"] for x in lines] == ["shown"]
+
+
+def test_only_a_cancelled_metadata_refresh_is_dropped():
+    from kafka.errors import Cancelled, KafkaConnectionError
+
+    from streams.logs import DropCancelledMetadataRefresh
+
+    def refresh_failed(exc: Exception) -> logging.LogRecord:
+        return logging.LogRecord("kafka.cluster", logging.ERROR, __file__, 1,
+                                 "Metadata refresh: failed %s", (exc,), None)
+
+    keep = DropCancelledMetadataRefresh().filter
+    assert not keep(refresh_failed(Cancelled()))
+    assert keep(refresh_failed(KafkaConnectionError("broker down")))
+    assert keep(record("Metadata refresh: failed %s", Cancelled()))  # another logger
