@@ -35,6 +35,7 @@ import dataclasses
 import json
 import os
 import random
+import re
 import resource
 import subprocess
 import sys
@@ -320,9 +321,17 @@ class TopicReader(threading.Thread):
         self.join(timeout=10)
 
 
+_INGESTED_AT = re.compile(rb'"ingested_at":(-?[0-9.eE+-]+|null)')
+
+
 def _keep_scored(key: bytes | None, ts: float, value: bytes):
-    record = json.loads(value)
-    return record["ad_id"], (record.get("ingested_at"), ts, bool(record.get("alert")))
+    """ad id → (ingested_at, scored record's timestamp, alert flag), without parsing the whole
+    record: the worker writes compact JSON, and this reader shares the box with the worker."""
+    found = _INGESTED_AT.search(value)
+    ingested = float(found.group(1)) if found and found.group(1) != b"null" else None
+    if key is None:
+        return json.loads(value)["ad_id"], (ingested, ts, bool(json.loads(value).get("alert")))
+    return key.decode(), (ingested, ts, b'"alert":true' in value)
 
 
 def _keep_alert(key: bytes | None, ts: float, value: bytes):
@@ -548,6 +557,7 @@ def stream_run(spec: RunSpec, tmp: Path) -> dict:
                      "load1": round(os.getloadavg()[0], 2)}
             for p in procs + stack:
                 p.read()
+            sink_file.poll()
             samples.append(entry)
             _log(f"sent {entry['sent']}/{spec.n}, scored {entry['scored']}, backlog {entry['backlog']}, "
                  f"committed lag {entry['lag']}, "
@@ -590,7 +600,8 @@ def stream_run(spec: RunSpec, tmp: Path) -> dict:
         probe.close()
         admin.close()
         with contextlib.suppress(Exception):
-            delete_prefixed_topics(settings.kafka_bootstrap, prefix)
+            # the run's topics, and its Faust app's changelog and assignor topics
+            delete_prefixed_topics(settings.kafka_bootstrap, prefix, group + "-")
         _clear_redis(settings, prefix)
 
 
