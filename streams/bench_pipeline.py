@@ -832,7 +832,8 @@ def print_report(result: dict) -> None:
         print(f"{str(r['workers']) + ' worker(s)':<22}{cells}")
     sb, sc = result["stream_over_batch"], result["scaling"]
     if sb:
-        print(f"\nstreaming / batch: throughput {sb['throughput']:.0%}, "
+        capped = " (paced: the stream's ads/s is capped by --rate)" if result["rate"] else ""
+        print(f"\nstreaming / batch: throughput {sb['throughput']:.0%}{capped}, "
               f"ads per CPU second (worker vs batch) {_fmt(sb['cpu'], '.0%')}")
     if sc:
         print(f"two workers / one: throughput {sc['throughput_ratio']:.2f}x, "
