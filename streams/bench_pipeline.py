@@ -680,7 +680,7 @@ def batch_run(warm_file: Path, ads_file: Path, ad_ids: set[str], model_path: str
                 yield from read_lines(fh)
 
     counts = {"scored": 0, "dead_lettered": 0, "alert_flagged_ads": 0, "alerts": 0}
-    wall, cpu = 0.0, 0.0
+    wall, cpu, last_report = 0.0, 0.0, time.monotonic()
     it = score_lines(lines(), pipeline)
     while True:
         w0, c0 = time.perf_counter(), time.process_time()
@@ -698,6 +698,9 @@ def batch_run(warm_file: Path, ads_file: Path, ad_ids: set[str], model_path: str
         counts["scored"] += 1
         counts["alert_flagged_ads"] += bool(record["alert"])
         counts["alerts"] += record["alert_id"] is not None
+        if time.monotonic() - last_report >= 10:
+            last_report = time.monotonic()
+            _log(f"batch: {counts['scored']}/{len(ad_ids)} scored")
     n = counts["scored"]
     return {**counts, "wall_s": wall, "cpu_s": cpu, "throughput_ads_per_s": n / wall if wall else None,
             "cpu_s_per_1000_ads": per_thousand(cpu, n)}
