@@ -417,10 +417,9 @@ def _log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def _wait(what: str, check, timeout_s: float, procs: list[Proc], tmp: Path,
-          progress=None) -> None:
+def _wait(what: str, check, timeout_s: float, procs: list[Proc], tmp: Path) -> None:
     """Poll `check()` until true; fail with the dead process's log tail, or after `timeout_s`."""
-    deadline, last = time.monotonic() + timeout_s, 0.0
+    deadline = time.monotonic() + timeout_s
     while not check():
         for p in procs:
             if p.popen is not None and p.popen.poll() is not None:
@@ -428,9 +427,6 @@ def _wait(what: str, check, timeout_s: float, procs: list[Proc], tmp: Path,
                                f"{what}; its log ends:\n{_tail(tmp / (p.name + '.log'))}")
         if time.monotonic() > deadline:
             raise CliError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        if progress and time.monotonic() - last >= SAMPLE_EVERY_S:
-            last = time.monotonic()
-            progress()
         time.sleep(0.2)
 
 
