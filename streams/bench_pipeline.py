@@ -330,7 +330,8 @@ def _keep_scored(key: bytes | None, ts: float, value: bytes):
     found = _INGESTED_AT.search(value)
     ingested = float(found.group(1)) if found and found.group(1) != b"null" else None
     if key is None:
-        return json.loads(value)["ad_id"], (ingested, ts, bool(json.loads(value).get("alert")))
+        record = json.loads(value)
+        return record["ad_id"], (ingested, ts, bool(record.get("alert")))
     return key.decode(), (ingested, ts, b'"alert":true' in value)
 
 
