@@ -851,7 +851,7 @@ def print_report(result: dict) -> None:
                   f"(max {max((s['lag'] or 0) for s in r['samples'])})")
     print("\ntargets (issue 8), not asserted:")
     for t in result["targets"]:
-        print(f"  {t['target']:<46}{t['wanted']:>10}  {t['measured_text']:<40}{t['verdict']}")
+        print(f"  {t['target']:<46}{t['wanted']:>10}  {t['measured_text']:<46}{t['verdict']}")
 
 
 def _parse_workers(text: str) -> list[int]:
