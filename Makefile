@@ -43,6 +43,7 @@ bench: install
 	$(BIN)/vigil bench text
 	$(BIN)/vigil bench images --quick
 	$(BIN)/vigil bench dispatch
+	$(BIN)/vigil bench pipeline --quick
 
 clean:
 	-$(BIN)/vigil stack down

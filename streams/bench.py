@@ -13,6 +13,7 @@ BENCHMARKS = [
     "streams.bench_text",
     "streams.bench_dispatch",
     "streams.bench_images",
+    "streams.bench_pipeline",
 ]
 
 
