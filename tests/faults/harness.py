@@ -1,0 +1,306 @@
+"""What every fault test shares: a corpus, its clean reference, real worker processes, and the
+full accounting at the end.
+
+The reference is the batch path (`streams.score.score_lines` over `batch_pipeline`) on the same
+bytes in the same order. With one partition the stream sees the ads in that order too, so
+every scored ad must equal its reference (risk, severity, reasons), the alert ids must be the
+same, and the link state in Redis (per-identifier ad counts, clusters) must equal the batch
+path's in-memory link store. With several partitions the order across partitions is not fixed,
+so only the order-free parts are compared (see `assert_link_state`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+from streams.config import load_settings
+from streams.generate import generate_ads
+from streams.kafkaio import produce, read_topic
+from streams.processes import stop_process_group
+from streams.runtime import batch_pipeline, redis_prefix
+from streams.score import score_lines
+
+REPO = Path(__file__).resolve().parents[2]
+N_ADS = 300
+SEED = 7
+
+
+def make_corpus(n: int = N_ADS, seed: int = SEED) -> list[tuple[str, bytes]]:
+    """(ad_id, raw bytes) of `n` synthetic ads in time order, organisations planted."""
+    return [(ad["ad_id"], json.dumps(ad).encode())
+            for ad in generate_ads(n, seed=seed, difficulty="easy", images=True)]
+
+
+@dataclass
+class Reference:
+    """The batch path's answer for a corpus: scored records by ad id, and its link store."""
+
+    scored: dict[str, dict]
+    link_store: object
+    templates: object
+
+    @property
+    def alert_ids(self) -> set[str]:
+        return {r["alert_id"] for r in self.scored.values() if r.get("alert_id")}
+
+
+def reference_run(corpus: list[tuple[str, bytes]]) -> Reference:
+    pipeline = batch_pipeline(allow_files=False)
+    scored = {}
+    for kind, record in score_lines([raw for _, raw in corpus], pipeline):
+        assert kind == "scored", record
+        # through JSON, as the stream's records are (tuples become lists)
+        scored[record["ad_id"]] = json.loads(json.dumps(record, default=str))
+    return Reference(scored, pipeline.link_store, pipeline.templates.store)
+
+
+def produce_corpus(corpus: list[tuple[str, bytes]], topic: str | None = None) -> None:
+    settings = load_settings()
+    produce(settings.kafka_bootstrap, topic or settings.topics.raw,
+            [(ad_id.encode(), raw) for ad_id, raw in corpus])
+
+
+# ---------------------------------------------------------------- processes
+
+
+@dataclass
+class Proc:
+    name: str
+    proc: subprocess.Popen
+    log: Path
+
+    def tail(self, chars: int = 3000) -> str:
+        return self.log.read_text(errors="replace")[-chars:]
+
+    def died(self) -> str | None:
+        if self.proc.poll() is None:
+            return None
+        return f"{self.name} exited with {self.proc.returncode}: {self.tail()}"
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no shutdown, no commit, no flush."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        stop_process_group(self.proc)
+
+
+@dataclass
+class Processes:
+    """Every process a test started; all stopped at the end, whatever happened."""
+
+    tmp: Path
+    started: list[Proc] = field(default_factory=list)
+
+    def vigil(self, name: str, args: list[str], env: dict[str, str] | None = None) -> Proc:
+        log = self.tmp / f"{name}.log"
+        full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
+        with open(log, "ab") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "streams.cli", *args], cwd=REPO,
+                                    env=full_env, stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        p = Proc(name, proc, log)
+        self.started.append(p)
+        return p
+
+    def worker(self, name: str, faust_dir: str | None = None,
+               env: dict[str, str] | None = None) -> Proc:
+        """`vigil worker` with its own table store (VIGIL_FAUST_DIR), no metrics port."""
+        faust_dir = faust_dir or str(self.tmp / f"faust-{name}")
+        return self.vigil(name, ["worker", "--metrics-port", "0"],
+                          {"VIGIL_FAUST_DIR": faust_dir, **(env or {})})
+
+    def abort_if_any_died(self, *procs: Proc):
+        def check() -> str | None:
+            for p in procs:
+                if (why := p.died()):
+                    return why
+            return None
+        return check
+
+    def stop_all(self) -> None:
+        for p in reversed(self.started):
+            p.stop()
+
+
+# ---------------------------------------------------------------- reading the outcome
+
+
+def distinct_ids(records: list[dict]) -> set[str]:
+    return {r.get("ad_id") for r in records}
+
+
+def wait_scored(count: int, *, abort_if=None, timeout_s: float = 180) -> list[dict]:
+    """ads.scored once it holds at least `count` distinct ad ids."""
+    settings = load_settings()
+    return read_topic(settings.kafka_bootstrap, settings.topics.scored, timeout_s=timeout_s,
+                      abort_if=abort_if, until=lambda recs: len(distinct_ids(recs)) >= count)
+
+
+def wait_accounted(expected: set[str], *, abort_if=None,
+                   timeout_s: float = 240) -> tuple[list[dict], list[dict]]:
+    """(ads.scored, ads.dlq) once every expected ad id is on one of them."""
+    settings = load_settings()
+    bootstrap = settings.kafka_bootstrap
+    deadline = time.monotonic() + timeout_s
+    dlq: list[dict] = []
+    while True:
+        dlq = read_topic(bootstrap, settings.topics.dlq, timeout_s=2, until=lambda recs: False)
+        dead = distinct_ids(dlq)
+        left = max(5.0, deadline - time.monotonic())
+        scored = read_topic(bootstrap, settings.topics.scored, timeout_s=min(30.0, left),
+                            abort_if=abort_if,
+                            until=lambda recs, dead=dead: expected <= distinct_ids(recs) | dead)
+        if expected <= distinct_ids(scored) | distinct_ids(dlq) or time.monotonic() > deadline:
+            dlq = read_topic(bootstrap, settings.topics.dlq, timeout_s=2, until=lambda recs: False)
+            return scored, dlq
+
+
+def read_alerts(expected_ids: set[str], timeout_s: float = 30) -> list[dict]:
+    settings = load_settings()
+    return read_topic(settings.kafka_bootstrap, settings.topics.alerts, timeout_s=timeout_s,
+                      until=lambda recs: expected_ids <= {r["alert_id"] for r in recs})
+
+
+# ---------------------------------------------------------------- the accounting
+
+
+STABLE_FIELDS = ("risk", "severity", "reasons", "cluster", "alert")
+
+
+def assert_accounted(expected: set[str], scored: list[dict], dlq: list[dict], *,
+                     dead_lettered: dict[str, str] | None = None) -> dict[str, list[dict]]:
+    """Every expected ad id is on ads.scored (at least once; copies identical) or on ads.dlq
+    with its reason; `dead_lettered` maps the ad ids that must be on ads.dlq to their error
+    code (and they must not be scored). Returns the scored copies by ad id."""
+    dead_lettered = dead_lettered or {}
+    copies: dict[str, list[dict]] = defaultdict(list)
+    for record in scored:
+        copies[record["ad_id"]].append(record)
+    dlq_by_id: dict[str, list[dict]] = defaultdict(list)
+    for record in dlq:
+        dlq_by_id[record.get("ad_id")].append(record)
+    missing = expected - set(copies) - set(dlq_by_id)
+    assert not missing, f"{len(missing)} ads neither scored nor dead-lettered: {sorted(missing)[:5]}"
+    assert set(copies) <= expected, f"unexpected ads scored: {sorted(set(copies) - expected)[:5]}"
+    for ad_id, code in dead_lettered.items():
+        assert ad_id not in copies, f"{ad_id} should have been dead-lettered, was scored"
+        records = dlq_by_id.get(ad_id)
+        assert records, f"{ad_id} is not on ads.dlq"
+        assert all(r["error_code"] == code and r["reason"] for r in records), records
+    unexplained = {a for a in dlq_by_id if a in expected and a not in dead_lettered
+                   and a not in copies}
+    assert not unexplained, ("ads dead-lettered instead of scored: "
+                             + "; ".join(f"{a}: {dlq_by_id[a][0]['error_code']} "
+                                         f"{dlq_by_id[a][0]['reason']}" for a in sorted(unexplained)[:5]))
+    # ads.scored is at-least-once: a redelivered ad may appear twice, but every copy must say
+    # the same thing (the worker re-emits the result it stored the first time)
+    for ad_id, records in copies.items():
+        first = {k: records[0].get(k) for k in STABLE_FIELDS}
+        for other in records[1:]:
+            assert {k: other.get(k) for k in STABLE_FIELDS} == first, f"{ad_id}: copies differ"
+    return copies
+
+
+def assert_matches_reference(copies: dict[str, list[dict]], reference: Reference,
+                             ids: set[str]) -> None:
+    """Each ad scored as the batch path scored it: risk, severity, reasons, cluster size."""
+    differ = []
+    for ad_id in sorted(ids):
+        got, want = copies[ad_id][0], reference.scored[ad_id]
+        if (got["risk"], got["severity"], got["reasons"], got["cluster"]["size"]) != (
+                want["risk"], want["severity"], want["reasons"], want["cluster"]["size"]):
+            differ.append(f"{ad_id}: stream {got['severity']} {got['risk']:.3f} size "
+                          f"{got['cluster']['size']} vs batch {want['severity']} "
+                          f"{want['risk']:.3f} size {want['cluster']['size']}")
+    assert not differ, f"{len(differ)} ads differ from the batch path: {differ[:5]}"
+
+
+def assert_alerts(alerts: list[dict], reference: Reference, *, exact: bool = True) -> None:
+    """Every alert the batch path raises is on `alerts` with the same id; with `exact`, no
+    other alert is (a redelivered ad re-emits its alert with the same id)."""
+    got = {a["alert_id"] for a in alerts}
+    want = reference.alert_ids
+    assert want, "the corpus raised no alert: the test would prove nothing"
+    assert want <= got, f"{len(want - got)} alerts missing, e.g. {sorted(want - got)[:3]}"
+    if exact:
+        assert got == want, f"alerts the batch path did not raise: {sorted(got - want)[:3]}"
+    by_id: dict[str, list[dict]] = defaultdict(list)
+    for a in alerts:
+        by_id[a["alert_id"]].append(a)
+    for alert_id, copies in by_id.items():
+        keys = {(c["ad_id"], c["severity"], c["risk"]) for c in copies}
+        assert len(keys) == 1, f"{alert_id}: copies differ {keys}"
+
+
+def link_state(client: redis.Redis, prefix: str, ad_ids: list[str], keys: set[str]) -> dict:
+    """The order-free parts of the Redis link state: ads per identifier, and the clusters as
+    sets of ad ids."""
+    from streams.linkstore import RedisLinkStore
+
+    store = RedisLinkStore(client, prefix)
+    counts = {k: client.zcard(f"{prefix}id:{k}:ads") for k in sorted(keys)}
+    clusters: dict[str, set[str]] = defaultdict(set)
+    for ad_id in ad_ids:
+        clusters[store.cluster_of(ad_id)].add(ad_id)
+    sizes = {}
+    for root, members in clusters.items():
+        sizes[frozenset(members)] = int(client.hget(f"{prefix}uf:c:{root}", "size") or 0)
+    return {"ads_per_identifier": counts, "clusters": sizes}
+
+
+def reference_link_state(reference: Reference, ad_ids: list[str]) -> tuple[dict, set[str]]:
+    store = reference.link_store
+    keys = {k for k, st in store._keys.items() if st.ad_ids & set(ad_ids)}
+    counts = {k: len(store._keys[k].ad_ids) for k in sorted(keys)}
+    clusters: dict[str, set[str]] = defaultdict(set)
+    for ad_id in ad_ids:
+        clusters[store.cluster_of(ad_id)].add(ad_id)
+    sizes = {frozenset(m): store._clusters[root].size for root, m in clusters.items()}
+    return {"ads_per_identifier": counts, "clusters": sizes}, keys
+
+
+def assert_link_state(reference: Reference, ad_ids: list[str]) -> None:
+    """The Redis link state after the fault equals the batch path's after a clean run: the
+    same number of ads under every phone, email, handle, photo and template, and the same
+    clusters with the same sizes (a re-delivered ad counted once)."""
+    settings = load_settings()
+    want, keys = reference_link_state(reference, ad_ids)
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        got = link_state(client, redis_prefix(settings), ad_ids, keys)
+    finally:
+        client.close()
+    bad_counts = {k: (got["ads_per_identifier"][k], v)
+                  for k, v in want["ads_per_identifier"].items()
+                  if got["ads_per_identifier"][k] != v}
+    assert not bad_counts, f"ads per identifier (redis, batch) differ: {list(bad_counts.items())[:5]}"
+    assert got["clusters"] == want["clusters"], "clusters differ from the batch path's"
+
+
+def delete_redis_prefix(prefix: str) -> None:
+    settings = load_settings()
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        batch = []
+        for key in client.scan_iter(match=f"{prefix}*", count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                client.delete(*batch)
+                batch = []
+        if batch:
+            client.delete(*batch)
+    finally:
+        client.close()
