@@ -304,3 +304,28 @@ def delete_redis_prefix(prefix: str) -> None:
             client.delete(*batch)
     finally:
         client.close()
+
+
+# ---------------------------------------------------------------- faults in the shared stack
+
+
+def stop_service(name: str) -> None:
+    """Stop the project's own Kafka or Redis (SIGTERM, as `vigil stack down` does)."""
+    from streams import stack
+
+    settings = load_settings()
+    pid_file = (stack._kafka_home(settings) / "kafka.pid" if name == "kafka"
+                else settings.stack_dir / "redis" / "redis.pid")
+    assert stack._stop(pid_file, name, 60), f"{name} was not running"
+
+
+def start_service(name: str) -> None:
+    """Start it again and wait until it is healthy (the session's other tests need it)."""
+    from streams import stack
+
+    settings = load_settings()
+    (stack.start_kafka if name == "kafka" else stack.start_redis)(settings)
+
+
+def log_mentions(proc: Proc, text: str) -> bool:
+    return text in proc.log.read_text(errors="replace")
