@@ -248,3 +248,32 @@ def test_webhook_receiver_down_for_60_s(fault_env, procs, corpus, reference, tmp
     after = {r["webhook_id"] for r in records if r["received_at"] > outage_started}
     assert parked <= after, f"parked but never redelivered: {sorted(parked - after)[:3]}"
     assert_link_state(reference, sorted(copies))
+
+
+def test_live_banks_resubscribe_after_redis_restart(fault_env):
+    """A worker's hash banks follow changes by pub/sub. After Redis restarts, LiveBanks must
+    subscribe again and reload a bank change made after the restart within seconds, not at its
+    next slow poll (poll_s is set far beyond the test's patience to tell the two apart)."""
+    import redis as redis_lib
+    from PIL import Image
+
+    from streams.banks import BankStore, LiveBanks, entry_for_image
+    from streams.runtime import redis_prefix
+
+    prefix = redis_prefix(fault_env)
+    banks = LiveBanks(redis_lib.Redis.from_url(fault_env.redis_url), prefix, poll_s=60)
+    banks.start()
+    try:
+        stop_service("redis")
+        start_service("redis")
+        store = BankStore(redis_lib.Redis.from_url(fault_env.redis_url), prefix)
+        photo = Image.effect_mandelbrot((256, 256), (-2.0, -1.5, 1.0, 1.5), 100).convert("RGB")
+        deadline = time.monotonic() + 20
+        # publish until the resubscribed thread hears one (a message published before it is
+        # subscribed again is lost, as pub/sub is; the point is that it subscribes again)
+        while time.monotonic() < deadline and len(banks.current) == 0:
+            store.add_entries([entry_for_image("missing_children", "after-restart", photo)])
+            time.sleep(1)
+        assert len(banks.current) == 1, "the banks did not follow a change after the restart"
+    finally:
+        banks.stop()
