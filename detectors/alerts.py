@@ -36,18 +36,29 @@ def decide(
     *,
     severity: str,
     cluster_size: int,
+    ad_id: str | None = None,
     growth_factor: float = GROWTH_FACTOR,
 ) -> AlertDecision:
-    """Whether to send an alert for this cluster now, given its last alert's state."""
-    state = {"severity": severity, "size": cluster_size}
+    """Whether to send an alert for this cluster now, given its last alert's state.
+
+    The state remembers which ad raised the last alert (and why): the same ad seen again (a
+    redelivery after a crash, at-least-once) is sent again with the same decision, so its
+    alert is not lost to its own suppression state."""
+    if previous is not None and ad_id is not None and previous.get("ad_id") == ad_id:
+        return AlertDecision(True, previous.get("why") or "redelivered", previous)
+
+    def state(why: str) -> dict:
+        return {"severity": severity, "size": cluster_size, "ad_id": ad_id, "why": why}
+
     if previous is None:
-        return AlertDecision(True, "first alert for this cluster", state)
+        why = "first alert for this cluster"
+        return AlertDecision(True, why, state(why))
     if severity_rank(severity) > severity_rank(previous["severity"]):
-        return AlertDecision(True, f"severity rose from {previous['severity']} to {severity}", state)
+        why = f"severity rose from {previous['severity']} to {severity}"
+        return AlertDecision(True, why, state(why))
     if cluster_size >= previous["size"] * growth_factor:
-        return AlertDecision(
-            True, f"cluster grew from {previous['size']} to {cluster_size} ads", state
-        )
+        why = f"cluster grew from {previous['size']} to {cluster_size} ads"
+        return AlertDecision(True, why, state(why))
     return AlertDecision(False, "suppressed: cluster alerted recently", previous)
 
 

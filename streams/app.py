@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -23,9 +24,30 @@ from detectors.validation import Invalid, parse_raw_ad
 from streams import metrics
 from streams.config import Settings, load_settings
 from streams.logs import hashed
-from streams.runtime import RedisSuppression, alert_for, redis_prefix, stream_pipeline
+from streams.runtime import (
+    RedisResults,
+    RedisSuppression,
+    alert_for,
+    redis_prefix,
+    stream_pipeline,
+)
 
 log = logging.getLogger(__name__)
+
+# Redis being down, restarting or loading its AOF: wait it out, never dead-letter the ad for it
+# (a ResponseError, e.g. a script bug, is not an outage and is dead-lettered like any bug)
+REDIS_OUTAGE = (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError)
+RETRY_MAX_S = 5.0
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait before retry `attempt` (1-based): 0.1 s doubling up to RETRY_MAX_S."""
+    return min(RETRY_MAX_S, 0.1 * 2 ** min(attempt - 1, 10))
+
+
+class PoisonForTests(RuntimeError):
+    """Raised for the ad id in VIGIL_TEST_POISON_AD_ID: a detector failing on one valid ad
+    (the fault suite's poison ad; never set in production)."""
 
 
 def _idempotent_producer_settings(self) -> dict:
@@ -97,17 +119,54 @@ def create_app(settings: Settings | None = None, *, model_path: str | None = Non
             banks = _start_live_banks(settings, client)
             metrics.set_model_info(pipeline.model)
             state.update(banks=banks, pipeline=pipeline,
-                         suppression=RedisSuppression(client, redis_prefix(settings)))
+                         suppression=RedisSuppression(client, redis_prefix(settings)),
+                         results=RedisResults(client, redis_prefix(settings)))
         if state.get("banks") is not None:
             state["pipeline"].banks = state["banks"].current
-        return state["pipeline"], state["suppression"]
+        return state["pipeline"], state["suppression"], state["results"]
+
+    async def publish(sends: list[tuple[faust.TopicT, bytes | None, bytes]], where: dict) -> None:
+        """Produce every record and wait until the broker has each one; a failed send (broker
+        down, time-out) is retried, with back-off, until it succeeds. Only then does the agent
+        take the next record, so its offset is never committed past an unsent result."""
+        attempt = 0
+        while sends:
+            failed = []
+            try:
+                futures = [await topic.send(key=key, value=value) for topic, key, value in sends]
+            except Exception as exc:  # noqa: BLE001 - could not even queue: retry them all
+                failed, errors = sends, [exc]
+            else:
+                outcomes = await asyncio.gather(*futures, return_exceptions=True)
+                errors = [o for o in outcomes if isinstance(o, BaseException)]
+                failed = [s for s, o in zip(sends, outcomes, strict=True)
+                          if isinstance(o, BaseException)]
+            if not failed:
+                return
+            attempt += 1
+            metrics.OUTAGE_RETRIES.labels("kafka").inc()
+            log.warning("could not produce %d record(s) for %s (%s); retry %d in %.1f s",
+                        len(failed), where, type(errors[0]).__name__, attempt, backoff(attempt),
+                        extra=where)
+            await asyncio.sleep(backoff(attempt))
+            sends = failed
 
     async def send_dead_letter(record: dict, key: bytes | None) -> None:
         metrics.ADS_DEAD_LETTERED.labels(record["stage"], record["error_code"]).inc()
-        await ads_dlq.send(key=key, value=_dumps(record))
+        where = {k: record.get(k) for k in ("topic", "partition", "offset")}
+        await publish([(ads_dlq, key, _dumps(record))], where)
 
-    def score_one(ad: dict, ingested_at: float | None) -> tuple[dict, dict | None, dict]:
-        pipeline, suppression = components()
+    poison_ad_id = os.environ.get("VIGIL_TEST_POISON_AD_ID")
+
+    def score_one(ad: dict, ingested_at: float | None) -> tuple[dict, dict | None, dict, bool]:
+        """(scored, alert, stage timings, redelivered): an ad whose result is stored already
+        (a redelivery) gets that result back, unchanged."""
+        pipeline, suppression, results = components()
+        stored = results.get(ad["ad_id"])
+        if stored is not None:
+            return (*stored, {}, True)
+        if poison_ad_id and ad["ad_id"] == poison_ad_id:
+            raise PoisonForTests(f"detector failure planted for ad {poison_ad_id} (test hook)")
         started = time.perf_counter()
         timings: dict[str, float] = {}
         scored = pipeline.process(ad, ingested_at=ingested_at, timings=timings)
@@ -115,17 +174,34 @@ def create_app(settings: Settings | None = None, *, model_path: str | None = Non
         alert = alert_for(scored, suppression)
         if scored.get("alert") and alert is None:
             metrics.ALERTS_SUPPRESSED.inc()
-        return scored, alert, timings
+        results.put(ad["ad_id"], scored, alert)
+        return scored, alert, timings, False
+
+    async def score_waiting_out_redis(ad: dict, ingested_at: float | None, where: dict):
+        """`score_one` in the scoring thread; while Redis is unreachable, retry with back-off
+        (every Redis effect of scoring is idempotent per ad id, so a half-done try is safe)."""
+        loop = asyncio.get_running_loop()
+        attempt = 0
+        while True:
+            try:
+                return await loop.run_in_executor(executor, score_one, ad, ingested_at)
+            except REDIS_OUTAGE as exc:
+                attempt += 1
+                metrics.OUTAGE_RETRIES.labels("redis").inc()
+                log.warning("Redis unavailable while scoring ad %s (%s); retry %d in %.1f s",
+                            ad["ad_id"], type(exc).__name__, attempt, backoff(attempt),
+                            extra={"ad_id": ad["ad_id"], **where})
+                await asyncio.sleep(backoff(attempt))
 
     @app.agent(ads_raw, concurrency=1)
     async def score_ads(stream):
-        loop = asyncio.get_running_loop()
         async for event in stream.events():
             message = event.message
             raw = event.value if isinstance(event.value, bytes | bytearray) else b""
             where = {"topic": message.topic, "partition": message.partition,
                      "offset": message.offset}
             metrics.ADS_CONSUMED.inc()
+            ad_id = None
             try:
                 started = time.perf_counter()
                 parsed = parse_raw_ad(bytes(raw), max_bytes=settings.max_record_bytes)
@@ -154,27 +230,36 @@ def create_app(settings: Settings | None = None, *, model_path: str | None = Non
                     continue
                 seen_ads[ad_id] = position
                 metrics.ADS_VALIDATED.inc()
-                scored, alert, timings = await loop.run_in_executor(
-                    executor, score_one, parsed, message.timestamp
-                )
+                scored, alert, timings, redelivered = await score_waiting_out_redis(
+                    parsed, message.timestamp, where)
                 key = ad_id.encode()
-                await ads_scored.send(key=key, value=_dumps(scored))
+                sends = [(ads_scored, key, _dumps(scored))]
+                image_dead_letters = []
+                for err in scored["image_errors"]:
+                    # the ad is scored all the same; the bad image is also dead-lettered so an
+                    # operator sees it (the original is the raw ad record)
+                    image_dead_letters.append(
+                        dead_letter(stage="enrich", error_code=f"image_{err['error']}",
+                                    reason=f"image {err['index']} ({err['ref']}): {err['detail']}",
+                                    original=bytes(raw), ad_id=ad_id, **where))
+                    sends.append((ads_dlq, key, _dumps(image_dead_letters[-1])))
+                if alert is not None:
+                    alert_key = ((alert.get("cluster") or {}).get("cluster_id") or ad_id).encode()
+                    sends.append((alerts, alert_key, _dumps(alert)))
+                await publish(sends, where)
+                if redelivered:
+                    # counted the first time; a redelivery only re-emits the stored result
+                    metrics.ADS_REDELIVERED.inc()
+                    log.info("ad %s redelivered: its stored result re-emitted", ad_id,
+                             extra={"ad_id": ad_id, **where})
+                    continue
                 metrics.observe_scored(scored, {"validate": validate_s, **timings})
                 if scored.get("ingested_at"):
                     metrics.INGEST_TO_SCORED_SECONDS.observe(time.time() - scored["ingested_at"])
-                for err in scored["image_errors"]:
-                    metrics.IMAGE_ERRORS.labels(err["error"]).inc()
-                    # the ad is scored all the same; the bad image is also dead-lettered so an
-                    # operator sees it (the original is the raw ad record)
-                    await send_dead_letter(
-                        dead_letter(stage="enrich", error_code=f"image_{err['error']}",
-                                    reason=f"image {err['index']} ({err['ref']}): {err['detail']}",
-                                    original=bytes(raw), ad_id=ad_id, **where),
-                        key,
-                    )
+                for record in image_dead_letters:
+                    metrics.IMAGE_ERRORS.labels(record["error_code"].removeprefix("image_")).inc()
+                    metrics.ADS_DEAD_LETTERED.labels(record["stage"], record["error_code"]).inc()
                 if alert is not None:
-                    alert_key = ((alert.get("cluster") or {}).get("cluster_id") or ad_id).encode()
-                    await alerts.send(key=alert_key, value=_dumps(alert))
                     metrics.ALERTS.labels(alert["severity"], metrics.top_family(alert)).inc()
                     log.info("alert %s severity=%s", alert["alert_id"], alert["severity"],
                              extra={"ad_id": ad_id, "alert_id": alert["alert_id"],
@@ -182,16 +267,14 @@ def create_app(settings: Settings | None = None, *, model_path: str | None = Non
                                     "cluster": hashed(str((scored.get("cluster") or {}).get("cluster_id"))),
                                     "phones": [hashed(p) for p in scored["entities"]["phones"]]})
             except Exception as exc:  # noqa: BLE001 - never let the agent die on one record
-                log.exception("failed on record at %s", where, extra=where)
-                try:
-                    await send_dead_letter(
-                        dead_letter(stage="score", error_code="internal_error",
-                                    reason=f"{type(exc).__name__}: {exc}"[:500],
-                                    original=bytes(raw), **where),
-                        event.key,
-                    )
-                except Exception:  # noqa: BLE001
-                    log.exception("could not dead-letter record at %s", where)
+                log.exception("failed on record at %s", where, extra={"ad_id": ad_id, **where})
+                # the dead letter is produced like any result: retried until the broker has it
+                await send_dead_letter(
+                    dead_letter(stage="score", error_code="internal_error",
+                                reason=f"{type(exc).__name__}: {exc}"[:500],
+                                original=bytes(raw), ad_id=ad_id, **where),
+                    event.key,
+                )
 
     feedback = raw_topic(topics.feedback)
 

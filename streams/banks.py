@@ -8,11 +8,13 @@ restart.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
 import sys
 import threading
+import time
 from pathlib import Path
 
 import redis
@@ -146,21 +148,34 @@ class LiveBanks:
         return True
 
     def _loop(self) -> None:
+        """Wake on a change message, or every `poll_s` to compare versions. After a Redis error
+        (restart, network) subscribe again with a short back-off, and reload at once: a change
+        published while we were away was not heard."""
         pubsub = None
+        failures = 0
+        next_poll = 0.0
         while not self._stop.is_set():
             try:
                 if pubsub is None:
                     pubsub = self.store.client.pubsub(ignore_subscribe_messages=True)
                     pubsub.subscribe(self.store.channel)
-                pubsub.get_message(timeout=self.poll_s)  # wakes at once on a change
-                self.refresh()
+                    if failures:
+                        log.info("hash banks: Redis is back, subscribed again")
+                    failures, next_poll = 0, 0.0
+                # short waits, so stop() and the version poll are never far away
+                message = pubsub.get_message(timeout=min(1.0, self.poll_s))
+                if message is not None or time.monotonic() >= next_poll:
+                    self.refresh()
+                    next_poll = time.monotonic() + self.poll_s
             except redis.RedisError as exc:
+                failures += 1
                 log.warning("hash banks: Redis unavailable (%s), keeping the last copy",
                             type(exc).__name__)
                 if pubsub is not None:
-                    pubsub.close()
+                    with contextlib.suppress(Exception):
+                        pubsub.close()
                     pubsub = None
-                self._stop.wait(self.poll_s)
+                self._stop.wait(min(self.poll_s, 0.25 * 2 ** min(failures - 1, 5)))
         if pubsub is not None:
             pubsub.close()
 

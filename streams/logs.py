@@ -67,11 +67,41 @@ class DropCancelledMetadataRefresh(logging.Filter):
                     and record.args and type(record.args[0]).__name__ == "Cancelled")
 
 
+class RepeatFilter(logging.Filter):
+    """Lets one record per (logger, message template) through every `every_s` seconds for
+    loggers under `prefixes`; the next one carries `repeats_suppressed`. aiokafka logs "Unable
+    connect to node" thousands of times a second while the broker is down (the fault suite saw
+    22 MB in 20 s); one line every few seconds says the same."""
+
+    def __init__(self, prefixes: tuple[str, ...] = ("aiokafka", "kafka"),
+                 every_s: float = 10.0, clock=time.monotonic) -> None:
+        super().__init__()
+        self.prefixes, self.every_s, self.clock = prefixes, every_s, clock
+        self._last: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self.prefixes):
+            return True
+        key = (record.name, str(record.msg))
+        now = self.clock()
+        last = self._last.get(key)
+        if last is not None and now - last[0] < self.every_s:
+            self._last[key] = (last[0], last[1] + 1)
+            return False
+        if last is not None and last[1]:
+            record.repeats_suppressed = last[1]
+        if len(self._last) > 1000:  # templates are few; never grow without bound
+            self._last.clear()
+        self._last[key] = (now, 0)
+        return True
+
+
 def setup_logging(level: str = "info") -> None:
     """Root logger → JSON lines on stderr; chatty libraries kept at warning unless debugging."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     handler.addFilter(DropCancelledMetadataRefresh())
+    handler.addFilter(RepeatFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -26,6 +26,13 @@ ADS_REJECTED = Counter("vigil_ads_rejected_total",
 ADS_CONSUMED = Counter("vigil_ads_consumed_total", "Records read from ads.raw")
 ADS_VALIDATED = Counter("vigil_ads_validated_total", "Records that passed validation")
 ADS_SCORED = Counter("vigil_ads_scored_total", "Ads scored, by severity", ["severity"])
+ADS_REDELIVERED = Counter(
+    "vigil_ads_redelivered_total",
+    "Ads seen again after a crash or rebalance (at-least-once): their stored result re-emitted")
+OUTAGE_RETRIES = Counter(
+    "vigil_outage_retries_total",
+    "Retries of the worker while a service was unreachable (redis, kafka); the ad waits",
+    ["service"])
 ADS_DEAD_LETTERED = Counter(
     "vigil_ads_dead_lettered_total", "Records sent to ads.dlq, by stage and error code",
     ["stage", "error_code"],

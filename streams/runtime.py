@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,8 +84,10 @@ class MemorySuppression:
 
     states: dict
 
-    def check(self, cluster_id: str, severity: str, size: int) -> AlertDecision:
-        decision = decide(self.states.get(cluster_id), severity=severity, cluster_size=size)
+    def check(self, cluster_id: str, severity: str, size: int,
+              ad_id: str | None = None) -> AlertDecision:
+        decision = decide(self.states.get(cluster_id), severity=severity, cluster_size=size,
+                          ad_id=ad_id)
         self.states[cluster_id] = decision.state
         return decision
 
@@ -96,10 +99,12 @@ class RedisSuppression:
                  window_s: int = SUPPRESSION_WINDOW_S) -> None:
         self.client, self.prefix, self.window_s = client, prefix, window_s
 
-    def check(self, cluster_id: str, severity: str, size: int) -> AlertDecision:
+    def check(self, cluster_id: str, severity: str, size: int,
+              ad_id: str | None = None) -> AlertDecision:
         key = f"{self.prefix}suppress:{cluster_id}"
         raw = self.client.get(key)
-        decision = decide(json.loads(raw) if raw else None, severity=severity, cluster_size=size)
+        decision = decide(json.loads(raw) if raw else None, severity=severity, cluster_size=size,
+                          ad_id=ad_id)
         if decision.send:
             self.client.set(key, json.dumps(decision.state), ex=self.window_s)
         return decision
@@ -111,10 +116,40 @@ def alert_for(scored: dict, suppression) -> dict | None:
         return None
     cluster = scored.get("cluster") or {}
     cluster_id = cluster.get("cluster_id") or f"ad:{scored['ad_id']}"
-    decision = suppression.check(cluster_id, scored["severity"], int(cluster.get("size") or 1))
+    decision = suppression.check(cluster_id, scored["severity"], int(cluster.get("size") or 1),
+                                 scored["ad_id"])
     missing_child = any(r["code"] == "bank:missing_children" for r in scored["reasons"])
     if not decision.send and not missing_child:  # a missing-children match is never suppressed
         return None
     alert = build_alert(scored)
     alert["why_now"] = decision.why
     return alert
+
+
+RESULT_TTL_S = int(os.environ.get("VIGIL_RESULT_TTL_S", str(24 * 3600)))
+
+
+class RedisResults:
+    """What the worker emitted for each ad (its scored record and alert), kept in Redis for
+    `ttl_s`, so an ad redelivered after a crash (at-least-once) is re-emitted exactly as it was
+    the first time instead of being scored again against link state that has moved on.
+
+    Stored after the link state was updated and before anything is produced: a record on
+    ads.scored always has its stored result, so every copy of it is identical."""
+
+    def __init__(self, client: redis.Redis, prefix: str, ttl_s: int = RESULT_TTL_S) -> None:
+        self.client, self.prefix, self.ttl_s = client, prefix, ttl_s
+
+    def _key(self, ad_id: str) -> str:
+        return f"{self.prefix}result:{ad_id}"
+
+    def get(self, ad_id: str) -> tuple[dict, dict | None] | None:
+        raw = self.client.get(self._key(ad_id))
+        if raw is None:
+            return None
+        doc = json.loads(zlib.decompress(raw))
+        return doc["scored"], doc["alert"]
+
+    def put(self, ad_id: str, scored: dict, alert: dict | None) -> None:
+        doc = json.dumps({"scored": scored, "alert": alert}, separators=(",", ":"), default=str)
+        self.client.set(self._key(ad_id), zlib.compress(doc.encode(), 6), ex=self.ttl_s)

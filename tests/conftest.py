@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -47,11 +47,15 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests under tests/integration and tests/e2e are marked so `-m "not integration"` works."""
+    """Tests under tests/integration, tests/e2e and tests/faults are marked so
+    `-m "not integration"` works."""
+    tests_dir = Path(__file__).resolve().parent
     for item in items:
-        path = str(item.fspath)
-        if f"{os.sep}integration{os.sep}" in path:
+        try:  # the folder under tests/ (the checkout's own path may contain any name)
+            folder = Path(item.fspath).resolve().relative_to(tests_dir).parts[0]
+        except ValueError:
+            continue
+        if folder in ("integration", "e2e", "faults"):
             item.add_marker(pytest.mark.integration)
-        if f"{os.sep}e2e{os.sep}" in path:
-            item.add_marker(pytest.mark.integration)
-            item.add_marker(pytest.mark.e2e)
+        if folder in ("e2e", "faults"):
+            item.add_marker(getattr(pytest.mark, folder))

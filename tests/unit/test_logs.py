@@ -71,3 +71,21 @@ def test_only_a_cancelled_metadata_refresh_is_dropped():
     assert not keep(refresh_failed(Cancelled()))
     assert keep(refresh_failed(KafkaConnectionError("broker down")))
     assert keep(record("Metadata refresh: failed %s", Cancelled()))  # another logger
+def test_repeated_library_errors_are_let_through_once_per_interval():
+    import logging
+
+    from streams.logs import RepeatFilter
+
+    now = [0.0]
+    flt = RepeatFilter(every_s=10, clock=lambda: now[0])
+
+    def record(name: str, msg: str = "Unable connect to node with id %s") -> logging.LogRecord:
+        return logging.LogRecord(name, logging.ERROR, "", 0, msg, (1,), None)
+
+    assert flt.filter(record("aiokafka"))
+    assert not any(flt.filter(record("aiokafka")) for _ in range(500))
+    assert flt.filter(record("aiokafka", "another message %s"))
+    assert flt.filter(record("streams.app"))  # our own logs are never thinned
+    now[0] = 11.0
+    later = record("aiokafka")
+    assert flt.filter(later) and later.repeats_suppressed == 500

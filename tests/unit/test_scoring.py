@@ -63,3 +63,13 @@ def test_alert_ids_are_deterministic_and_suppression_lets_escalation_through():
     assert not decide(first.state, severity="medium", cluster_size=5).send
     assert decide(first.state, severity="high", cluster_size=5).send
     assert decide(first.state, severity="medium", cluster_size=8).send
+
+
+def test_suppression_remembers_the_ad_that_alerted_so_its_redelivery_alerts_again():
+    first = decide(None, severity="medium", cluster_size=4, ad_id="a1")
+    assert first.send and first.state["ad_id"] == "a1"
+    # the same ad again (a redelivery after a crash): the same decision, state unchanged
+    again = decide(first.state, severity="medium", cluster_size=4, ad_id="a1")
+    assert again.send and again.why == first.why and again.state == first.state
+    # another ad of the cluster is still suppressed
+    assert not decide(first.state, severity="medium", cluster_size=5, ad_id="a2").send
