@@ -93,7 +93,11 @@ class MemorySuppression:
 
 
 class RedisSuppression:
-    """Alert suppression state in Redis with a TTL (one key per cluster)."""
+    """Alert suppression state in Redis with a TTL (one key per cluster).
+
+    Read, decide and write are one optimistic transaction (WATCH/MULTI): two workers scoring
+    ads of one cluster at once cannot both take its "first alert" (the loser re-reads the
+    winner's state and decides again)."""
 
     def __init__(self, client: redis.Redis, prefix: str,
                  window_s: int = SUPPRESSION_WINDOW_S) -> None:
@@ -102,12 +106,19 @@ class RedisSuppression:
     def check(self, cluster_id: str, severity: str, size: int,
               ad_id: str | None = None) -> AlertDecision:
         key = f"{self.prefix}suppress:{cluster_id}"
-        raw = self.client.get(key)
-        decision = decide(json.loads(raw) if raw else None, severity=severity, cluster_size=size,
-                          ad_id=ad_id)
-        if decision.send:
-            self.client.set(key, json.dumps(decision.state), ex=self.window_s)
-        return decision
+        decided: list[AlertDecision] = []
+
+        def read_decide_write(pipe: redis.client.Pipeline) -> None:
+            raw = pipe.get(key)
+            decision = decide(json.loads(raw) if raw else None, severity=severity,
+                              cluster_size=size, ad_id=ad_id)
+            decided[:] = [decision]
+            pipe.multi()
+            if decision.send:
+                pipe.set(key, json.dumps(decision.state), ex=self.window_s)
+
+        self.client.transaction(read_decide_write, key)
+        return decided[0]
 
 
 def alert_for(scored: dict, suppression) -> dict | None:
