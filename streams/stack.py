@@ -58,6 +58,36 @@ def _port_open(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def ephemeral_range(path: Path = Path("/proc/sys/net/ipv4/ip_local_port_range")) -> range | None:
+    """The ports Linux hands to outgoing connections (None where it cannot be read)."""
+    try:
+        low, high = (int(v) for v in path.read_text().split())
+    except (OSError, ValueError):
+        return None
+    return range(low, high + 1)
+
+
+def warn_if_ephemeral(settings: Settings) -> list[str]:
+    """Warn about listening ports inside the ephemeral range: while a service is down, a client
+    reconnecting to it on loopback can be given that very port as its own and connect to itself
+    (TCP simultaneous open), and the service then cannot bind it again (seen in the fault suite
+    with the broker on 39592). Returns the warnings."""
+    ephemeral = ephemeral_range()
+    if ephemeral is None:
+        return []
+    ports = {"VIGIL_REDIS_PORT": None if settings.external_redis else settings.redis_port}
+    if not settings.external_kafka:
+        ports |= {"VIGIL_KAFKA_PORT": settings.kafka_port,
+                  "VIGIL_KAFKA_CONTROLLER_PORT": settings.controller_port}
+    warnings = [f"{name}={port} is inside the ephemeral port range {ephemeral.start}-"
+                f"{ephemeral.stop - 1}: after a restart the service may find it taken by a client "
+                f"connected to itself; pick a port below {ephemeral.start}"
+                for name, port in ports.items() if port is not None and port in ephemeral]
+    for warning in warnings:
+        log.warning(warning)
+    return warnings
+
+
 def _pid_alive(pid_file: Path) -> int | None:
     try:
         pid = int(pid_file.read_text().strip())
@@ -315,6 +345,7 @@ def ensure_stack(settings: Settings | None = None) -> StackInfo:
     """Start Redis and Kafka unless already healthy (idempotent); wait until both answer."""
     settings = settings or load_settings()
     started = time.monotonic()
+    warn_if_ephemeral(settings)
     start_redis(settings)
     start_kafka(settings)
     log.info("stack healthy in %.1f s: kafka=%s redis=%s", time.monotonic() - started,

@@ -1,0 +1,24 @@
+"""The stack warns about listening ports a reconnecting client could take from it."""
+
+from __future__ import annotations
+
+from streams import stack
+from streams.config import Settings
+
+
+def test_ports_inside_the_ephemeral_range_are_named(tmp_path, monkeypatch):
+    proc_file = tmp_path / "ip_local_port_range"
+    proc_file.write_text("32768\t60999\n")
+    assert stack.ephemeral_range(proc_file) == range(32768, 61000)
+    assert stack.ephemeral_range(tmp_path / "missing") is None
+    monkeypatch.setattr(stack, "ephemeral_range", lambda: range(32768, 61000))
+    for name in ("KAFKA_BOOTSTRAP", "REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("VIGIL_KAFKA_PORT", "39592")
+    monkeypatch.setenv("VIGIL_KAFKA_CONTROLLER_PORT", "19093")
+    monkeypatch.setenv("VIGIL_REDIS_PORT", "60999")
+    warnings = stack.warn_if_ephemeral(Settings())
+    assert [w.split("=")[0] for w in warnings] == ["VIGIL_REDIS_PORT", "VIGIL_KAFKA_PORT"]
+    monkeypatch.setenv("VIGIL_KAFKA_PORT", "19092")
+    monkeypatch.setenv("VIGIL_REDIS_PORT", "16379")
+    assert stack.warn_if_ephemeral(Settings()) == []
