@@ -137,7 +137,9 @@ def alert_for(scored: dict, suppression) -> dict | None:
     return alert
 
 
-RESULT_TTL_S = int(os.environ.get("VIGIL_RESULT_TTL_S", str(24 * 3600)))
+# long enough for any redelivery (records wait for a worker only while none runs), short
+# enough that Redis holds hours, not days, of ~1 KB results: a later redelivery is scored again
+RESULT_TTL_S = int(os.environ.get("VIGIL_RESULT_TTL_S", str(6 * 3600)))
 
 
 class RedisResults:
