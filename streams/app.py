@@ -298,8 +298,9 @@ def create_app(settings: Settings | None = None, *, model_path: str | None = Non
         """A partition whose records never reach the agent is fetched again (streams/stall.py)."""
         try:
             await watchdog.check()
-        except Exception:  # noqa: BLE001 - the watchdog must never take the worker down
-            log.warning("stall watchdog check failed", exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - the watchdog must never take the worker down
+            log.warning("stall watchdog check failed (%s)", type(exc).__name__)
+            log.debug("stall watchdog check failed", exc_info=True)
 
     app.vigil_topics = {"raw": ads_raw, "dlq": ads_dlq, "scored": ads_scored, "alerts": alerts}
     app.vigil_agent = score_ads

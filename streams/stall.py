@@ -17,8 +17,9 @@ is not committed), but the partition's processing stops until the worker restart
 The watchdog sees this from outside Faust: every `VIGIL_STALL_CHECK_S` (default 5 s) it
 compares, per assigned ads.raw partition, the end offset with the committed offset (or, before
 any commit, the offset after the last one the agent took). Records waiting while the agent has
-been idle (inside no event) for `VIGIL_STALL_AFTER_S` (default 20 s) and recovery has been over
-as long is a stall: logged (partition and offsets, never ad data), counted on
+been idle (inside no event) for `VIGIL_STALL_AFTER_S` (default 20 s), or while it keeps taking
+other partitions' records but none of this one for `VIGIL_STALL_BUSY_AFTER_S` (default 120 s),
+with rebalancing and recovery over for 20 s, is a stall: logged (partition and offsets, never ad data), counted on
 `vigil_partition_stalls_total`, and un-stuck by seeking the partition back to that offset
 (Faust's read offset with it), so the records are fetched and delivered again: at-least-once,
 which the worker already handles (a redelivered ad re-emits its stored result). The action
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_AFTER_S = 20.0
 DEFAULT_CHECK_S = 5.0
+DEFAULT_BUSY_AFTER_S = 120.0
 EXIT_STALLED = 75
 ACTIONS = ("seek", "exit", "none")
 
@@ -55,15 +57,26 @@ def next_offset(taken: int | None, committed: int | None) -> int | None:
 
 
 def is_stalled(*, taken: int | None, committed: int | None, end_offset: int | None,
-               agent_idle_s: float | None, settled_s: float, after_s: float) -> bool:
-    """True when a partition has records waiting beyond `next_offset` while the agent has been
-    idle (`agent_idle_s`; None: busy with an event now) and recovery or rebalancing has been
-    over (`settled_s`) for at least `after_s` seconds. With nothing known of the partition's
-    progress (no offset taken, none committed) it is never called stalled."""
+               agent_idle_s: float | None, settled_s: float, after_s: float,
+               partition_idle_s: float = 0.0, agent_last_take_s: float | None = None,
+               busy_after_s: float | None = None) -> bool:
+    """True when a partition has records waiting beyond `next_offset`, rebalancing and recovery
+    have been over for `after_s` (`settled_s`), and either
+    - the agent has been idle (`agent_idle_s`; None: inside an event now) for `after_s`: it has
+      nothing to do, yet the partition's records wait; or
+    - the agent is moving (took an event `agent_last_take_s` ago, less than `after_s`) but none
+      of this partition for `busy_after_s` (`partition_idle_s`): its records do not reach it
+      while other partitions' do (an agent stuck on one event, e.g. waiting out a Redis
+      outage, is neither).
+    With nothing known of the partition's progress (no offset taken, none committed) it is
+    never called stalled."""
     wanted = next_offset(taken, committed)
-    if wanted is None or end_offset is None or agent_idle_s is None:
+    if wanted is None or end_offset is None or end_offset <= wanted or settled_s < after_s:
         return False
-    return end_offset > wanted and agent_idle_s >= after_s and settled_s >= after_s
+    if agent_idle_s is not None and agent_idle_s >= after_s:
+        return True
+    return (busy_after_s is not None and agent_last_take_s is not None
+            and agent_last_take_s < after_s and partition_idle_s >= busy_after_s)
 
 
 class StallWatchdog:
@@ -75,10 +88,14 @@ class StallWatchdog:
         self.app, self.topic, self.label = app, topic, label
         self.after_s = after_s if after_s is not None else float(
             os.environ.get("VIGIL_STALL_AFTER_S") or DEFAULT_AFTER_S)
+        self.busy_after_s = float(os.environ.get("VIGIL_STALL_BUSY_AFTER_S")
+                                  or max(DEFAULT_BUSY_AFTER_S, 6 * self.after_s))
         self.action = action or os.environ.get("VIGIL_STALL_ACTION") or "seek"
         if self.action not in ACTIONS:
             raise ValueError(f"VIGIL_STALL_ACTION must be one of {ACTIONS}, not {self.action!r}")
         self.taken: dict[int, int] = {}  # partition -> last offset the agent took
+        self.taken_at: dict[int, float] = {}  # partition -> when (monotonic)
+        self.last_take = 0.0
         self.busy = False
         self.idle_since = time.monotonic()
         self.settled_since = time.monotonic()
@@ -89,8 +106,10 @@ class StallWatchdog:
         """The agent's events, passed through; notes which offset it takes and when it is idle."""
         async for event in events:
             message = event.message
+            self.last_take = time.monotonic()
             if message.topic == self.topic:
                 self.taken[message.partition] = message.offset
+                self.taken_at[message.partition] = self.last_take
             self.busy = True
             try:
                 yield event
@@ -118,28 +137,36 @@ class StallWatchdog:
         if not tps or settled_s < self.after_s:
             return []
         idle_s = None if self.busy else now - self.idle_since
-        if idle_s is None or idle_s < self.after_s:
-            return []
+        moving = self.last_take and now - self.last_take < self.after_s
+        quiet = [tp for tp in tps
+                 if now - max(self.taken_at.get(tp.partition, 0.0), self.settled_since)
+                 >= self.busy_after_s]
+        if not ((idle_s is not None and idle_s >= self.after_s) or (moving and quiet)):
+            return []  # nothing could be called stalled: spare the broker the offsets request
         ends = await consumer.highwaters(*tps)
         stalled = []
         for tp in tps:
             taken, committed = self.taken.get(tp.partition), consumer._committed_offset.get(tp)
+            since = max(self.taken_at.get(tp.partition, 0.0), self.settled_since)
             if not is_stalled(taken=taken, committed=committed, end_offset=ends.get(tp),
-                              agent_idle_s=idle_s, settled_s=settled_s, after_s=self.after_s):
+                              agent_idle_s=idle_s, settled_s=settled_s, after_s=self.after_s,
+                              partition_idle_s=now - since,
+                              agent_last_take_s=now - self.last_take if self.last_take else None,
+                              busy_after_s=self.busy_after_s):
                 continue
             stalled.append(tp.partition)
             wanted = next_offset(taken, committed)
             self.stalls += 1
             metrics.PARTITION_STALLS.labels(self.label, str(tp.partition)).inc()
             log.warning("partition %d stalled: records up to offset %s waiting from offset %s, "
-                        "agent idle for %.0f s; action: %s", tp.partition, ends.get(tp), wanted,
-                        idle_s, self.action,
+                        "none taken for %.0f s; action: %s", tp.partition, ends.get(tp), wanted,
+                        now - since, self.action,
                         extra={"partition": tp.partition, "end_offset": ends.get(tp),
                                "next_offset": wanted, "stall_state": partition_state(self.app, tp),
                                "action": self.action})
             await self.unstick(tp, wanted)
-        if stalled:
-            self.idle_since = time.monotonic()  # give the redelivery time before looking again
+        if stalled:  # give the redelivery time before looking again
+            self.idle_since = self.settled_since = time.monotonic()
         return stalled
 
     async def unstick(self, tp: Any, offset: int | None) -> None:

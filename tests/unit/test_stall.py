@@ -79,3 +79,13 @@ def test_track_notes_taken_offsets_and_idleness():
 def test_unknown_action_is_refused():
     with pytest.raises(ValueError):
         StallWatchdog(SimpleNamespace(), "ads.raw", action="restart")
+
+
+def test_a_partition_starved_while_the_agent_takes_other_partitions_is_a_stall():
+    busy = dict(committed=1, end_offset=72, agent_idle_s=None, busy_after_s=120.0)
+    assert stalled(**busy, agent_last_take_s=0.5, partition_idle_s=120.0)
+    assert not stalled(**busy, agent_last_take_s=0.5, partition_idle_s=119.0)
+    # the agent stuck on one event (e.g. waiting out a Redis outage) starves every partition:
+    # that is not a stall of this one
+    assert not stalled(**busy, agent_last_take_s=AFTER + 1, partition_idle_s=300.0)
+    assert not stalled(**busy, agent_last_take_s=None, partition_idle_s=300.0)
