@@ -22,7 +22,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from detectors.deadletter import dead_letter
 from detectors.validation import Invalid, parse_raw_ad
 from streams import metrics
-from streams.config import Settings, load_settings
+from streams.config import Settings, Topics, load_settings
 from streams.logs import hashed
 from streams.runtime import (
     RedisResults,
@@ -31,6 +31,8 @@ from streams.runtime import (
     redis_prefix,
     stream_pipeline,
 )
+from streams.stall import DEFAULT_CHECK_S as STALL_CHECK_S
+from streams.stall import StallWatchdog
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +109,9 @@ def create_app(settings: Settings | None = None, *, model_path: str | None = Non
     seen_ads = app.Table("seen-ads", default=None, partitions=partitions, key_type=str,
                          value_type=str)
 
+    # faust-streaming #629: records of a partition taken over in a rebalance can be dropped
+    # before the agent sees them; the watchdog notices and fetches them again (streams/stall.py)
+    watchdog = StallWatchdog(app, topics.raw, label=Topics().raw)
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigil-score")
     state: dict = {}
 
@@ -195,7 +200,7 @@ def create_app(settings: Settings | None = None, *, model_path: str | None = Non
 
     @app.agent(ads_raw, concurrency=1)
     async def score_ads(stream):
-        async for event in stream.events():
+        async for event in watchdog.track(stream.events()):
             message = event.message
             raw = event.value if isinstance(event.value, bytes | bytearray) else b""
             where = {"topic": message.topic, "partition": message.partition,
@@ -288,8 +293,18 @@ def create_app(settings: Settings | None = None, *, model_path: str | None = Non
             except (ValueError, AttributeError):
                 metrics.FEEDBACK.labels("invalid").inc()
 
+    @app.timer(interval=float(os.environ.get("VIGIL_STALL_CHECK_S") or STALL_CHECK_S))
+    async def watch_for_stalled_partitions() -> None:
+        """A partition whose records never reach the agent is fetched again (streams/stall.py)."""
+        try:
+            await watchdog.check()
+        except Exception as exc:  # noqa: BLE001 - the watchdog must never take the worker down
+            log.warning("stall watchdog check failed (%s)", type(exc).__name__)
+            log.debug("stall watchdog check failed", exc_info=True)
+
     app.vigil_topics = {"raw": ads_raw, "dlq": ads_dlq, "scored": ads_scored, "alerts": alerts}
     app.vigil_agent = score_ads
+    app.vigil_watchdog = watchdog
     return app
 
 

@@ -54,6 +54,10 @@ CLUSTER_SIZE = Histogram("vigil_cluster_size", "Size of the linked cluster a sco
 CLUSTER_JOINS = Counter("vigil_cluster_joins_total",
                         "Scored ads linked into a cluster of two or more ads (clusters growing)")
 MODEL_INFO = Info("vigil_model", "The text model the worker loaded (version 'none' without one)")
+PARTITION_STALLS = Counter(
+    "vigil_partition_stalls_total",
+    "Assigned partitions found with records waiting that never reached the agent (then un-stuck)",
+    ["topic", "partition"])
 FEEDBACK = Counter("vigil_feedback_total", "Analyst feedback records, by label", ["label"])
 
 # ---------------------------------------------------------------- latency
