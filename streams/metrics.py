@@ -93,7 +93,7 @@ STAGES = ("validate", "text", "images", "link", "score")
 ALERT_SEVERITIES = tuple(s for s in SEVERITIES if s != "none")
 
 
-def initialise_worker_series() -> None:
+def initialise_worker_series(partitions: int = 0) -> None:
     """Create the labelled series whose label values are known before any ad arrives, at zero.
 
     A series born with its first observation already in it has no earlier sample to rate
@@ -104,6 +104,8 @@ def initialise_worker_series() -> None:
         STAGE_SECONDS.labels(stage)
     for severity in SEVERITIES:
         ADS_SCORED.labels(severity)
+    for partition in range(partitions):  # of ads.raw (its base name, as the watchdog labels it)
+        PARTITION_STALLS.labels("ads.raw", str(partition))
 
 
 def initialise_delivery_series(destinations: list[str]) -> None:

@@ -23,7 +23,7 @@ def run_worker(args) -> int:
     ensure_stack(settings)
     ensure_topics(settings)
     if args.metrics_port:
-        initialise_worker_series()
+        initialise_worker_series(settings.partitions)
         serve_metrics(args.metrics_port)
         log.info("metrics on http://%s:%d/metrics", bind_address(), args.metrics_port)
         LagProbe(settings, app_id_for(settings), [settings.topics.raw], [settings.topics.dlq]).start()
