@@ -19,6 +19,8 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -346,6 +348,18 @@ def start_service(name: str) -> None:
 
     settings = load_settings()
     (stack.start_kafka if name == "kafka" else stack.start_redis)(settings)
+
+
+@contextmanager
+def service_down(name: str, seconds: float) -> Iterator[None]:
+    """Kafka or Redis stopped for `seconds`; the body runs at the end of the outage, and the
+    service is started again however the body ends."""
+    stop_service(name)
+    try:
+        time.sleep(seconds)
+        yield
+    finally:
+        start_service(name)
 
 
 def log_mentions(proc: Proc, text: str) -> bool:

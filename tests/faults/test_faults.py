@@ -28,6 +28,7 @@ from tests.faults.harness import (
     read_alerts,
     read_jsonl,
     reference_run,
+    service_down,
     start_service,
     stop_service,
     wait_accounted,
@@ -69,12 +70,8 @@ def test_kafka_broker_stopped_for_20_s_and_restarted(fault_env, procs, corpus, r
     expected = {ad_id for ad_id, _ in corpus}
     worker = procs.worker("worker")
     wait_scored(len(corpus) // 4, abort_if=procs.abort_if_any_died(worker))
-    stop_service("kafka")
-    try:
-        time.sleep(BROKER_DOWN_S)
+    with service_down("kafka", BROKER_DOWN_S):
         assert worker.died() is None, worker.tail()
-    finally:
-        start_service("kafka")
     scored, dlq = wait_accounted(expected, abort_if=procs.abort_if_any_died(worker),
                                  timeout_s=300)
     copies = assert_accounted(expected, scored, dlq)
@@ -90,11 +87,8 @@ def test_redis_restarted_mid_stream(fault_env, procs, corpus, reference):
     expected = {ad_id for ad_id, _ in corpus}
     worker = procs.worker("worker")
     wait_scored(len(corpus) // 4, abort_if=procs.abort_if_any_died(worker))
-    stop_service("redis")
-    try:
-        time.sleep(REDIS_DOWN_S)
-    finally:
-        start_service("redis")
+    with service_down("redis", REDIS_DOWN_S):
+        pass
     scored, dlq = wait_accounted(expected, abort_if=procs.abort_if_any_died(worker))
     copies = assert_accounted(expected, scored, dlq)
     assert not dlq, [(r["ad_id"], r["error_code"]) for r in dlq][:5]
