@@ -17,7 +17,7 @@ install: $(STAMP)
 # build the mypyc-compiled text detectors again after editing them (until then the edited
 # sources run as pure Python); VIGIL_PURE_PYTHON=1 make compile removes the compiled build
 compile: install
-	rm -f detectors/*.so vigil_text__mypyc*.so detectors/_compiled_sources.json
+	rm -f detectors/text/*.so vigil_text__mypyc*.so detectors/text/_compiled_sources.json
 	$(BIN)/pip install -q --no-deps -e .
 
 demo: install
@@ -47,4 +47,4 @@ bench: install
 
 clean:
 	-$(BIN)/vigil stack down
-	rm -rf .stack build *.egg-info detectors/*.so vigil_text__mypyc*.so detectors/_compiled_sources.json
+	rm -rf .stack build *.egg-info detectors/text/*.so vigil_text__mypyc*.so detectors/text/_compiled_sources.json

@@ -12,13 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from detectors.entities import extract_entities
-from detectors.images import analyse_ad_images
-from detectors.indicators import match_indicators
-from detectors.linking import LinkStore, Observation, link_ad
-from detectors.scoring import score_ad, should_alert
-from detectors.templates import TemplateIndex
-from detectors.text import template_text
+from detectors.images.hashing import analyse_ad_images
+from detectors.linking.links import LinkStore, Observation, link_ad
+from detectors.linking.templates import TemplateIndex
+from detectors.scoring.scorer import score_ad, should_alert
+from detectors.text.entities import extract_entities
+from detectors.text.indicators import match_indicators
+from detectors.text.placeholders import template_text
 
 ENTITY_TYPES = ("phones", "emails", "handles", "urls", "ages", "prices", "locations")
 
@@ -51,8 +51,8 @@ class AdPipeline:
     link_store: LinkStore
     templates: TemplateIndex
     fetch: Callable[[dict], bytes] | None = None
-    banks: object | None = None  # detectors.banks.BankSet, refreshed by the shell
-    model: object | None = None  # detectors.model.TextModel
+    banks: object | None = None  # detectors.images.banks.BankSet, refreshed by the shell
+    model: object | None = None  # detectors.scoring.model.TextModel
     disabled_families: frozenset[str] = frozenset()
     photo_key: Callable[[dict], str | None] | None = None
 

@@ -14,19 +14,19 @@ from streams.errors import CliError
 from streams.logs import LEVELS, setup_logging
 
 COMMAND_MODULES = [
-    "streams.stack",
-    "streams.worker",
-    "streams.ingest",
-    "streams.score",
-    "streams.generate",
-    "streams.evaluate",
+    "streams.stack.launcher",
+    "streams.worker.command",
+    "streams.ingest.command",
+    "streams.scoring.batch",
+    "streams.evaluation.generate",
+    "streams.evaluation.evaluate",
     "streams.demo",
-    "streams.dispatch",
-    "streams.webhooks",
-    "streams.webhook_sink",
-    "streams.banks",
-    "streams.model_cli",
-    "streams.feedback",
+    "streams.dispatch.dispatcher",
+    "streams.dispatch.webhooks",
+    "streams.dispatch.sink",
+    "streams.banks.store",
+    "streams.model.command",
+    "streams.model.feedback",
     "streams.bench",
 ]
 

@@ -88,11 +88,11 @@ def _tail_alerts(path: Path, seen: list[float], stop: threading.Event) -> None:
 
 
 def run_demo(args) -> int:
-    from streams.banks import BankStore
-    from streams.generate import generate_ads, write_bank_manifest
-    from streams.kafkaio import read_topic
-    from streams.stack import ensure_stack, kafka_healthy, redis_healthy, stop_stack
-    from streams.topics import ensure_topics
+    from streams.banks.store import BankStore
+    from streams.broker.kafkaio import read_topic
+    from streams.broker.topics import ensure_topics
+    from streams.evaluation.generate import generate_ads, write_bank_manifest
+    from streams.stack.launcher import ensure_stack, kafka_healthy, redis_healthy, stop_stack
 
     os.environ["VIGIL_TOPIC_PREFIX"] = f"demo{int(time.time())}."
     settings = load_settings()
@@ -118,7 +118,7 @@ def run_demo(args) -> int:
         write_bank_manifest(bank_dir, seed=args.seed)
         import redis as redis_lib
 
-        from streams.runtime import redis_prefix
+        from streams.scoring.runtime import redis_prefix
 
         store = BankStore(redis_lib.Redis.from_url(settings.redis_url), prefix=redis_prefix(settings))
         added = store.add_from_path("missing_children", bank_dir)
@@ -226,18 +226,18 @@ def _post_feed(url: str, ads: list[dict], procs: Processes, batch: int = 50) -> 
 
 
 def _ensure_model(args) -> None:
-    from streams.runtime import DEFAULT_MODEL_PATH
+    from streams.scoring.runtime import DEFAULT_MODEL_PATH
 
     path = REPO_ROOT / DEFAULT_MODEL_PATH
     if path.exists():
         return
     import importlib.util
 
-    if importlib.util.find_spec("streams.model_cli") is None:
+    if importlib.util.find_spec("streams.model.command") is None:
         print("demo: no text model trainer in this build; scoring without the model", flush=True)
         return
     print("demo: training the text model (first run only)…", flush=True)
-    from streams.model_cli import train_default_model
+    from streams.model.command import train_default_model
 
     train_default_model(path)
 

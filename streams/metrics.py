@@ -12,7 +12,7 @@ import os
 
 from prometheus_client import Counter, Gauge, Histogram, Info, start_http_server
 
-from detectors.scoring import SEVERITIES
+from detectors.scoring.scorer import SEVERITIES
 
 STAGE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 END_TO_END_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300)

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from streams.config import load_settings
-from streams.stack import StackInfo, ensure_stack
+from streams.stack.launcher import StackInfo, ensure_stack
 
 
 @pytest.fixture(scope="session")
 def stack() -> StackInfo:
-    """The real broker and Redis, started by `streams.stack.ensure_stack` (idempotent)."""
+    """The real broker and Redis, started by `streams.stack.launcher.ensure_stack` (idempotent)."""
     return ensure_stack(load_settings())
 
 
@@ -26,8 +26,8 @@ def topic_prefix(monkeypatch, request) -> Iterator[str]:
     monkeypatch.setenv("VIGIL_TOPIC_PREFIX", prefix)
     yield prefix
     if "stack" in request.fixturenames:
-        from streams.app import app_id_for
-        from streams.topics import delete_prefixed_topics
+        from streams.broker.topics import delete_prefixed_topics
+        from streams.worker.app import app_id_for
 
         delete_prefixed_topics(request.getfixturevalue("stack").kafka_bootstrap, prefix,
                                app_id_for(load_settings()) + "-")

@@ -19,12 +19,12 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from detectors import TEXT_IMPLEMENTATION  # noqa: E402
-from detectors.entities import extract_entities  # noqa: E402
-from detectors.indicators import match_indicators  # noqa: E402
-from detectors.synthetic import synthetic_ads  # noqa: E402
-from detectors.text import template_text  # noqa: E402
-from streams.bench_text import DEFAULT_DATA, load_labelled, padded_corpus  # noqa: E402
+from detectors.text.compiled import TEXT_IMPLEMENTATION  # noqa: E402
+from detectors.text.entities import extract_entities  # noqa: E402
+from detectors.text.indicators import match_indicators  # noqa: E402
+from detectors.text.placeholders import template_text  # noqa: E402
+from streams.bench.text import DEFAULT_DATA, load_labelled, padded_corpus  # noqa: E402
+from streams.evaluation.synthetic import synthetic_ads  # noqa: E402
 
 OUT = Path(__file__).with_name("text_golden.json.gz")
 GENERATED_ADS, GENERATED_SEED = 2000, 7

@@ -13,10 +13,10 @@ from collections import Counter
 
 import pytest
 
+from streams.broker.kafkaio import produce, read_topic, running_worker, worker_death
+from streams.broker.topics import ensure_topics
 from streams.config import load_settings
-from streams.generate import generate_ads
-from streams.kafkaio import produce, read_topic, running_worker, worker_death
-from streams.topics import ensure_topics
+from streams.evaluation.generate import generate_ads
 
 N_ADS = 1000
 
@@ -107,8 +107,8 @@ def test_bank_photo_mirrored_and_reencoded_in_a_benign_ad_raises_a_critical_aler
     from PIL import Image, ImageOps
     from skimage import data
 
-    from streams.banks import BankStore, entry_for_image
-    from streams.runtime import redis_prefix
+    from streams.banks.store import BankStore, entry_for_image
+    from streams.scoring.runtime import redis_prefix
 
     settings = load_settings()
     ensure_topics(settings)

@@ -1,7 +1,7 @@
 """What every fault test shares: a corpus, its clean reference, real worker processes, and the
 full accounting at the end.
 
-The reference is the batch path (`streams.score.score_lines` over `batch_pipeline`) on the same
+The reference is the batch path (`streams.scoring.batch.score_lines` over `batch_pipeline`) on the same
 bytes in the same order. With one partition the stream sees the ads in that order too, so
 every scored ad must equal its reference (risk, severity, reasons), the alert ids must be the
 same, and the link state in Redis (per-identifier ad counts, clusters) must equal the batch
@@ -26,12 +26,12 @@ from pathlib import Path
 
 import redis
 
+from streams.broker.kafkaio import produce, read_topic
 from streams.config import load_settings
-from streams.generate import generate_ads
-from streams.kafkaio import produce, read_topic
+from streams.evaluation.generate import generate_ads
 from streams.processes import stop_process_group
-from streams.runtime import batch_pipeline, redis_prefix
-from streams.score import score_lines
+from streams.scoring.batch import score_lines
+from streams.scoring.runtime import batch_pipeline, redis_prefix
 
 REPO = Path(__file__).resolve().parents[2]
 N_ADS = 300
@@ -258,7 +258,7 @@ def _groups(members_of: dict[str, str]) -> set[frozenset[str]]:
 def link_state(client: redis.Redis, prefix: str, ad_ids: list[str], keys: set[str]) -> dict:
     """The Redis link state: ads per identifier (phone, email, handle, photo), the ads grouped
     by text template, and the clusters as sets of ad ids with their sizes."""
-    from streams.linkstore import RedisLinkStore, RedisTemplateStore
+    from streams.scoring.linkstore import RedisLinkStore, RedisTemplateStore
 
     store = RedisLinkStore(client, prefix)
     templates = RedisTemplateStore(client, prefix)
@@ -334,7 +334,7 @@ def delete_redis_prefix(prefix: str) -> None:
 
 def stop_service(name: str) -> None:
     """Stop the project's own Kafka or Redis (SIGTERM, as `vigil stack down` does)."""
-    from streams import stack
+    from streams.stack import launcher as stack
 
     settings = load_settings()
     pid_file = (stack._kafka_home(settings) / "kafka.pid" if name == "kafka"
@@ -344,7 +344,7 @@ def stop_service(name: str) -> None:
 
 def start_service(name: str) -> None:
     """Start it again and wait until it is healthy (the session's other tests need it)."""
-    from streams import stack
+    from streams.stack import launcher as stack
 
     settings = load_settings()
     (stack.start_kafka if name == "kafka" else stack.start_redis)(settings)
@@ -371,7 +371,7 @@ def wait_group_members(count: int, timeout_s: float = 120, abort_if=None) -> Non
     of ads.raw's partitions)."""
     from kafka import KafkaAdminClient
 
-    from streams.app import app_id_for
+    from streams.worker.app import app_id_for
 
     settings = load_settings()
     group = app_id_for(settings)

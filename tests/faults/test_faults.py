@@ -13,8 +13,8 @@ import time
 
 import pytest
 
+from streams.broker.kafkaio import read_topic
 from streams.config import load_settings
-from streams.kafkaio import read_topic
 from tests.faults.harness import (
     assert_accounted,
     assert_alerts,
@@ -127,7 +127,7 @@ def test_poison_ad_goes_to_the_dlq_and_the_rest_of_its_partition_is_scored(
 # survivor took over: aiokafka has fetched them (its position is at the end of the partition),
 # Faust discards them between its consumer and the agent and never asks for them again, so the
 # agent idles while the committed offset stays behind. The worker's stall watchdog
-# (streams/stall.py) notices after VIGIL_STALL_AFTER_S (20 s) and seeks the partition back to
+# (streams/worker/stall.py) notices after VIGIL_STALL_AFTER_S (20 s) and seeks the partition back to
 # its committed offset; the test then passes, in about a minute instead of half of one.
 @pytest.mark.parametrize("partitions", [4], indirect=True)
 def test_one_of_two_workers_killed_its_partitions_move_to_the_other(fault_env, procs, corpus,
@@ -251,8 +251,8 @@ def test_live_banks_resubscribe_after_redis_restart(fault_env):
     import redis as redis_lib
     from PIL import Image
 
-    from streams.banks import BankStore, LiveBanks, entry_for_image
-    from streams.runtime import redis_prefix
+    from streams.banks.store import BankStore, LiveBanks, entry_for_image
+    from streams.scoring.runtime import redis_prefix
 
     prefix = redis_prefix(fault_env)
     banks = LiveBanks(redis_lib.Redis.from_url(fault_env.redis_url), prefix, poll_s=60)

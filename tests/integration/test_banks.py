@@ -7,8 +7,8 @@ import redis
 from PIL import Image, ImageOps
 from skimage import data
 
-from detectors.images import hash_image
-from streams.banks import BankStore, LiveBanks, entry_for_image
+from detectors.images.hashing import hash_image
+from streams.banks.store import BankStore, LiveBanks, entry_for_image
 
 
 def test_live_banks_follow_adds_and_removes_without_restart(stack):

@@ -6,10 +6,10 @@ import redis
 from PIL import Image, ImageOps
 from skimage import data
 
-from streams.banks import BankStore
+from streams.banks.store import BankStore
 from streams.cli import main
 from streams.config import load_settings
-from streams.runtime import redis_prefix
+from streams.scoring.runtime import redis_prefix
 
 
 def test_bank_commands_round_trip(stack, topic_prefix, tmp_path, capsys):

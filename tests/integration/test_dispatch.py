@@ -28,12 +28,12 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from kafka import KafkaAdminClient
 
-from detectors.alert_routing import Destination, webhook_id
+from detectors.alerts.routing import Destination, webhook_id
+from streams.broker.kafkaio import produce, read_topic
+from streams.broker.topics import ensure_topics
 from streams.config import load_settings
-from streams.dispatch import DeliveryState, DispatchConfig, Dispatcher
-from streams.kafkaio import produce, read_topic
-from streams.topics import ensure_topics
-from streams.webhooks import verify
+from streams.dispatch.dispatcher import DeliveryState, DispatchConfig, Dispatcher
+from streams.dispatch.webhooks import verify
 
 SECRET = "whsec_" + "dGVzdC1zZWNyZXQtZm9yLWRpc3BhdGNoLXRlc3Rz"
 REPO = Path(__file__).resolve().parents[2]

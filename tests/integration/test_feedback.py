@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 
-from detectors.model import load_model
-from detectors.synthetic import synthetic_ads
+from detectors.scoring.model import load_model
+from streams.broker.kafkaio import produce
+from streams.broker.topics import ensure_topics
 from streams.cli import main
 from streams.config import load_settings
-from streams.feedback import (
+from streams.evaluation.synthetic import synthetic_ads
+from streams.model.feedback import (
     alert_ads,
     feedback_record,
     read_feedback,
@@ -17,8 +19,6 @@ from streams.feedback import (
     send_feedback,
     with_ad_ids,
 )
-from streams.kafkaio import produce
-from streams.topics import ensure_topics
 
 
 def test_cli_feedback_lands_on_the_topic_with_its_key(stack, topic_prefix, capsys):

@@ -6,10 +6,11 @@ import threading
 import httpx
 import pytest
 
+from streams.broker.kafkaio import read_topic
+from streams.broker.topics import ensure_topics
 from streams.config import load_settings
-from streams.ingest import make_http_server, make_producer
-from streams.kafkaio import read_topic
-from streams.topics import ensure_topics
+from streams.ingest.http import make_http_server
+from streams.ingest.producer import make_producer
 
 AD = {"ad_id": "http-1", "source": "t", "posted_at": "2026-11-01T00:00:00Z", "title": "Bike",
       "body": "Red bike, barely used.", "location": {"city": "Reno", "region": "NV", "country": "US"}}

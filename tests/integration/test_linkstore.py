@@ -1,4 +1,4 @@
-"""The Redis link store (streams/linkstore.py) gives the same answers as the in-memory one."""
+"""The Redis link store (streams/scoring/linkstore.py) gives the same answers as the in-memory one."""
 
 import random
 import uuid
@@ -7,11 +7,11 @@ from collections import Counter
 import pytest
 import redis
 
-from detectors.linking import DAY, MemoryLinkStore, Observation, link_ad
-from detectors.templates import MAX_CANDIDATES, TemplateIndex, memory_template_index, new_lsh_index, signature
-from detectors.text import template_text
-from streams.generate import generate_ads
-from streams.linkstore import RedisLinkStore, RedisTemplateStore
+from detectors.linking.links import DAY, MemoryLinkStore, Observation, link_ad
+from detectors.linking.templates import MAX_CANDIDATES, TemplateIndex, memory_template_index, new_lsh_index, signature
+from detectors.text.placeholders import template_text
+from streams.evaluation.generate import generate_ads
+from streams.scoring.linkstore import RedisLinkStore, RedisTemplateStore
 
 
 @pytest.fixture

@@ -37,12 +37,12 @@ import pytest
 import redis
 import yaml
 
+from streams.broker.kafkaio import produce, read_topic, worker_death
+from streams.broker.topics import ensure_topics
 from streams.config import load_settings
-from streams.generate import generate_ads
-from streams.kafkaio import produce, read_topic, worker_death
+from streams.evaluation.generate import generate_ads
 from streams.processes import running_vigil, stop_process_group
-from streams.runtime import redis_prefix
-from streams.topics import ensure_topics
+from streams.scoring.runtime import redis_prefix
 from tests.conftest import PROMETHEUS_CHECKS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -220,7 +220,7 @@ def bank_photo_ad(stack, settings) -> dict:
     from PIL import Image, ImageOps
     from skimage import data
 
-    from streams.banks import BankStore, entry_for_image
+    from streams.banks.store import BankStore, entry_for_image
 
     photo = Image.fromarray(data.rocket()).convert("RGB")
     BankStore(redis.Redis.from_url(stack.redis_url), redis_prefix(settings)).add_entries(

@@ -9,7 +9,7 @@ import uuid
 import pytest
 import redis
 
-from streams.runtime import RedisSuppression
+from streams.scoring.runtime import RedisSuppression
 
 
 @pytest.fixture

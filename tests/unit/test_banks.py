@@ -5,8 +5,8 @@ import pytest
 from PIL import Image, ImageOps
 from skimage import data
 
-from detectors.banks import THRESHOLDS, BankEntry, BankSet, unmatchable
-from detectors.images import bank_variants, decode_image, hash_image, query_variants
+from detectors.images.banks import THRESHOLDS, BankEntry, BankSet, unmatchable
+from detectors.images.hashing import bank_variants, decode_image, hash_image, query_variants
 
 
 def flip_hex(hex_code: str, bits: int) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from streams.bench_pipeline import bench_ads, percentiles, targets_table, verdict
+from streams.bench.pipeline import bench_ads, percentiles, targets_table, verdict
 
 
 def test_percentiles_are_ordered_and_counted():

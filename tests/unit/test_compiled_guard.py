@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-import detectors
-from detectors import COMPILED_MODULES, MANIFEST, compiled_state
+from detectors.text import compiled
+from detectors.text.compiled import COMPILED_MODULES, MANIFEST, compiled_state
 
 SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +60,7 @@ def test_the_environment_can_ask_for_pure_python(tmp_path: Path, monkeypatch: py
 def test_an_incomplete_build_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str) -> None:
     package = _package(tmp_path, monkeypatch, group="othergroup")
     if damage == "module":
-        (package / f"text{SUFFIX}").unlink()
+        (package / f"numbers{SUFFIX}").unlink()
     elif damage == "manifest":
         (package / MANIFEST).write_text("{not json")
     else:
@@ -70,8 +70,8 @@ def test_an_incomplete_build_is_not_used(tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_the_other_implementation_gives_the_recorded_output_too() -> None:
     """Run the golden check in a child process with the implementation this process is not using."""
-    if not detectors.TEXT_IMPLEMENTATION.startswith("compiled"):
-        pytest.skip(f"only one implementation installed: {detectors.TEXT_IMPLEMENTATION}")
+    if not compiled.TEXT_IMPLEMENTATION.startswith("compiled"):
+        pytest.skip(f"only one implementation installed: {compiled.TEXT_IMPLEMENTATION}")
     env = {**os.environ, "VIGIL_PURE_PYTHON": "1"}
     done = subprocess.run(
         [sys.executable, str(ROOT / "tests" / "data" / "make_text_golden.py"), "--check"],

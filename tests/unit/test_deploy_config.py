@@ -21,7 +21,7 @@ import pytest
 import yaml
 from prometheus_client import REGISTRY
 
-import streams.dispatch  # noqa: F401 - registers the dispatcher's metrics
+import streams.dispatch.dispatcher  # noqa: F401 - registers the dispatcher's metrics
 import streams.metrics  # noqa: F401 - registers the worker's metrics
 from streams.cli import build_parser
 from streams.config import Topics

@@ -2,7 +2,7 @@
 
 import pytest
 
-from streams.dispatch import Delivery, Item, Pending, load_config, redact
+from streams.dispatch.dispatcher import Delivery, Item, Pending, load_config, redact
 from streams.errors import CliError
 
 SECRET = "whsec_" + "dGVzdC1zZWNyZXQtZm9yLWRpc3BhdGNoLXRlc3Rz"

@@ -6,7 +6,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from detectors.alert_routing import (
+from detectors.alerts.routing import (
     CircuitBreaker,
     ClusterGrouper,
     Destination,

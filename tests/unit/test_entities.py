@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from detectors.entities import extract_entities
-from detectors.text import MAX_FIELD_CHARS
+from detectors.text.entities import extract_entities
+from detectors.text.normalise import MAX_FIELD_CHARS
 
 LABELLED = Path(__file__).resolve().parents[1] / "data" / "text_labelled.jsonl"
 

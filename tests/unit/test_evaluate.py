@@ -1,8 +1,8 @@
 """`vigil eval`'s batch path: ablation runs that reuse enrichment give the same answers."""
 
-from detectors.evaluation import evaluate
-from streams.evaluate import score_batch
-from streams.generate import generate_ads
+from streams.evaluation.evaluate import score_batch
+from streams.evaluation.generate import generate_ads
+from streams.evaluation.metrics import evaluate
 
 
 def test_ablation_with_shared_enrichment_matches_fresh_runs(monkeypatch, tmp_path):

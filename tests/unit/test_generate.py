@@ -12,19 +12,19 @@ from datetime import datetime, timedelta
 import jsonschema
 import pytest
 
-from detectors.entities import extract_entities
-from detectors.indicators import match_indicators
-from detectors.synthetic import (
+from detectors.linking.templates import memory_template_index, new_lsh_index, signature
+from detectors.text.entities import extract_entities
+from detectors.text.indicators import match_indicators
+from detectors.text.placeholders import template_text
+from schemas import load_schema
+from streams.cli import main
+from streams.evaluation.generate import generate_ads, make_harmless_looking_org, write_bank_manifest
+from streams.evaluation.synthetic import (
     KINDS,
     SPAN_DAYS,
     START,
     synthetic_ads,
 )
-from detectors.templates import memory_template_index, new_lsh_index, signature
-from detectors.text import template_text
-from schemas import load_schema
-from streams.cli import main
-from streams.generate import generate_ads, make_harmless_looking_org, write_bank_manifest
 
 HARD_ADS = 3000
 
@@ -229,9 +229,9 @@ def test_harmless_looking_org_is_plain_alone_but_linked_across_five_cities():
 
 
 def test_bank_manifest_and_planted_photos_match_the_bank(tmp_path):
-    from detectors.banks import BankSet
-    from detectors.images import decode_image, hash_image
-    from streams.banks import entries_from_path
+    from detectors.images.banks import BankSet
+    from detectors.images.hashing import decode_image, hash_image
+    from streams.banks.store import entries_from_path
 
     manifest = write_bank_manifest(tmp_path / "bank")
     with open(manifest, newline="") as fh:

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detectors.hashindex import HammingIndex, hex_codes, linear_scan
+from detectors.images.hashindex import HammingIndex, hex_codes, linear_scan
 
 
 def flip_bits(code: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image, ImageOps
 from skimage import data
 
-from detectors.banks import BankEntry, BankSet
-from detectors.images import (
+from detectors.images.banks import BankEntry, BankSet
+from detectors.images.hashing import (
     ImageFetchError,
     analyse_ad_images,
     decode_image,
@@ -123,7 +123,7 @@ def test_more_odd_formats_decode_to_rgb():
 
 
 def test_an_ad_reads_at_most_the_image_cap_and_stops_after_repeated_timeouts():
-    from detectors.images import MAX_IMAGES_PER_AD, MAX_TIMEOUTS_PER_AD
+    from detectors.images.hashing import MAX_IMAGES_PER_AD, MAX_TIMEOUTS_PER_AD
 
     calls = []
 

@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from detectors.images import ImageFetchError, analyse_ad_images
-from streams.images import decode_inline, make_fetcher
+from detectors.images.hashing import ImageFetchError, analyse_ad_images
+from streams.scoring.fetch import decode_inline, make_fetcher
 
 BIG = 50 * 1024 * 1024
 

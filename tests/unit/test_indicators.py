@@ -7,7 +7,8 @@ from importlib import resources
 import pytest
 import yaml
 
-from detectors.indicators import default_lexicon, load_lexicon, match_indicators
+from detectors.text.indicators import match_indicators
+from detectors.text.lexicon import default_lexicon, load_lexicon
 
 CATEGORIES = {
     "youth",
@@ -35,7 +36,7 @@ def strong_ids(title: str, body: str) -> set[str]:
 
 
 def test_every_lexicon_entry_is_complete() -> None:
-    raw = yaml.safe_load(resources.files("detectors").joinpath("lexicon.yaml").read_text("utf-8"))
+    raw = yaml.safe_load(resources.files("detectors.text").joinpath("lexicon.yaml").read_text("utf-8"))
     lexicon = default_lexicon()
     assert len(lexicon.indicators) == len(raw["indicators"]) >= 15
     for entry in raw["indicators"]:

@@ -2,7 +2,8 @@
 
 import json
 
-from streams.ingest import key_of, parse_http_body, read_lines
+from streams.ingest.http import parse_http_body
+from streams.ingest.producer import key_of, read_lines
 
 AD = {"ad_id": "h1", "source": "t", "posted_at": "2026-11-01T00:00:00Z", "title": "t", "body": "b",
       "location": {"city": "Reno", "region": "NV", "country": "US"}}

@@ -1,7 +1,7 @@
 """Linking logic on the in-memory store (the Redis store is held to the same cases in
 tests/integration/test_linkstore.py)."""
 
-from detectors.linking import DAY, HOUR, MemoryLinkStore, Observation, link_ad
+from detectors.linking.links import DAY, HOUR, MemoryLinkStore, Observation, link_ad
 
 T0 = 1_790_000_000.0
 

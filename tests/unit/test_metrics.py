@@ -6,7 +6,7 @@ from kafka import TopicPartition
 from prometheus_client import REGISTRY
 
 from streams import metrics
-from streams.lag import lag_by_partition
+from streams.broker.lag import lag_by_partition
 
 
 def value(name: str, **labels) -> float:

@@ -12,7 +12,7 @@ import pytest
 import skops.io as sio
 from sklearn.tree import DecisionTreeClassifier
 
-from detectors.model import (
+from detectors.scoring.model import (
     FORMAT_VERSION,
     MODEL_FORMAT,
     ModelFileError,
@@ -23,8 +23,8 @@ from detectors.model import (
     train,
     training_rows,
 )
-from detectors.synthetic import OBFUSCATED_STYLES, PLAIN_STYLES, synthetic_ads, write_phone
 from streams.cli import main
+from streams.evaluation.synthetic import OBFUSCATED_STYLES, PLAIN_STYLES, synthetic_ads, write_phone
 
 
 @pytest.fixture(scope="module")

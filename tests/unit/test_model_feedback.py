@@ -9,7 +9,7 @@ import pytest
 
 from streams.cli import main
 from streams.errors import CliError
-from streams.feedback import (
+from streams.model.feedback import (
     feedback_record,
     parse_feedback,
     parse_label,

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detectors.phones import extract_phones, is_valid_nsn
+from detectors.text.phones import extract_phones, is_valid_nsn
 
 E164 = "+17025550123"
 

@@ -5,12 +5,12 @@ import json
 import jsonschema
 import pytest
 
-from detectors.alerts import build_alert
+from detectors.alerts.policy import build_alert
 from detectors.deadletter import dead_letter
 from schemas import SCHEMA_FILES, load_schema
-from streams.generate import generate_ads
-from streams.runtime import batch_pipeline
-from streams.score import score_lines
+from streams.evaluation.generate import generate_ads
+from streams.scoring.batch import score_lines
+from streams.scoring.runtime import batch_pipeline
 
 
 def validator(name: str) -> jsonschema.Draft202012Validator:

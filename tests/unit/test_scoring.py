@@ -1,8 +1,8 @@
 """The scorer combines families into one risk with reasons; bank matches dominate."""
 
-from detectors.alerts import alert_id, decide
-from detectors.linking import DAY, MemoryLinkStore, Observation, link_ad
-from detectors.scoring import score_ad
+from detectors.alerts.policy import alert_id, decide
+from detectors.linking.links import DAY, MemoryLinkStore, Observation, link_ad
+from detectors.scoring.scorer import score_ad
 
 STRONG = {"id": "youth_new_girl", "category": "youth", "weight": 0.9,
           "evidence": [{"field": "body", "start": 0, "end": 8, "text": "new girl"}]}

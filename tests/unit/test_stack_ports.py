@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams import stack
+from streams.stack import launcher as stack
 from streams.config import Settings
 
 

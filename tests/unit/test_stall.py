@@ -1,4 +1,4 @@
-"""The stall watchdog's decision (streams/stall.py): is this partition stalled?"""
+"""The stall watchdog's decision (streams/worker/stall.py): is this partition stalled?"""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from streams.stall import StallWatchdog, is_stalled, next_offset
+from streams.worker.stall import StallWatchdog, is_stalled, next_offset
 
 AFTER = 20.0
 

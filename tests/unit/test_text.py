@@ -6,14 +6,10 @@ import re
 
 import pytest
 
-from detectors.text import (
-    FIELD_SEPARATOR,
-    MAX_FIELD_CHARS,
-    analyse_ad,
-    normalise,
-    numeric_view,
-    template_text,
-)
+from detectors.text.adtext import FIELD_SEPARATOR, analyse_ad
+from detectors.text.normalise import MAX_FIELD_CHARS, normalise
+from detectors.text.numbers import numeric_view
+from detectors.text.placeholders import template_text
 
 
 @pytest.mark.parametrize(

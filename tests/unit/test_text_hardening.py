@@ -10,9 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from detectors.entities import extract_entities
-from detectors.indicators import match_indicators
-from detectors.text import MAX_FIELD_CHARS, analyse_ad, normalise, numeric_view, template_text
+from detectors.text.adtext import analyse_ad
+from detectors.text.entities import extract_entities
+from detectors.text.indicators import match_indicators
+from detectors.text.normalise import MAX_FIELD_CHARS, normalise
+from detectors.text.numbers import numeric_view
+from detectors.text.placeholders import template_text
 
 # characters the normaliser treats specially, mixed into random text
 TRICKY = list(

@@ -9,9 +9,9 @@ import pytest
 from standardwebhooks import Webhook
 
 from streams.cli import main
+from streams.dispatch.sink import WebhookSink, summary_line
+from streams.dispatch.webhooks import check_secret, load_secret, new_secret, sign, verify
 from streams.errors import CliError
-from streams.webhook_sink import WebhookSink, summary_line
-from streams.webhooks import check_secret, load_secret, new_secret, sign, verify
 
 SECRET = "whsec_" + "dGVzdC1zZWNyZXQtZm9yLWRpc3BhdGNoLXRlc3Rz"
 OTHER = "whsec_" + "b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldA=="

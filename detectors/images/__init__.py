@@ -1,0 +1,1 @@
+"""Photos: safe decoding, perceptual hashes (PDQ, pHash, dHash), hash banks and their index."""

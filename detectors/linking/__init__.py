@@ -1,0 +1,1 @@
+"""How ads connect: identifiers over time windows, clusters, and near-duplicate templates."""

@@ -1,0 +1,1 @@
+"""The text model and the scorer: calibrated risk, severity and the reasons behind it."""

@@ -1,0 +1,237 @@
+"""The scorer: one risk in 0..1 from indicators, the model, linking and bank matches, with reasons.
+
+risk = sigmoid(bias + sum of contributions). Every contribution is a reason carrying its
+evidence (text spans, the identifiers and counts behind a link signal, the matched hash).
+Weights and thresholds live in `scoring.yaml`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+
+import yaml
+
+from detectors.linking.links import LinkFeatures
+
+SEVERITIES = ("none", "low", "medium", "high", "critical")
+SIGNAL_FAMILIES = ("text", "model", "link", "images")
+
+
+@cache
+def load_scoring_config() -> dict:
+    return yaml.safe_load(resources.files("detectors.scoring").joinpath("scoring.yaml").read_text("utf-8"))
+
+
+def severity_rank(severity: str) -> int:
+    return SEVERITIES.index(severity)
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    family: str
+    contribution: float
+    detail: str
+    evidence: list = field(default_factory=list)
+
+    def as_record(self) -> dict:
+        return {
+            "code": self.code,
+            "family": self.family,
+            "contribution": round(self.contribution, 4),
+            "detail": self.detail,
+            "evidence": self.evidence,
+        }
+
+
+@dataclass(frozen=True)
+class Score:
+    risk: float
+    severity: str
+    reasons: tuple[Reason, ...]
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
+
+
+def _ramp(value: int, rule: dict) -> float:
+    over = value - rule["threshold"] + 1
+    return min(rule["cap"], over * rule["per_unit"]) if over > 0 else 0.0
+
+
+def text_reasons(indicators: list[dict], cfg: dict) -> list[Reason]:
+    """One reason per indicator category: its strongest indicator counts."""
+    best: dict[str, dict] = {}
+    for ind in indicators:
+        cat = ind["category"]
+        if cat not in best or ind["weight"] > best[cat]["weight"]:
+            best[cat] = ind
+    reasons, total = [], 0.0
+    for cat, ind in sorted(best.items(), key=lambda kv: -kv[1]["weight"]):
+        contribution = min(ind["weight"] * cfg["logit_per_weight"], cfg["max_total"] - total)
+        if contribution <= 0:
+            break
+        total += contribution
+        reasons.append(
+            Reason(
+                code=f"indicator:{ind['id']}",
+                family="text",
+                contribution=contribution,
+                detail=f"{cat.replace('_', ' ')} indicator '{ind['id']}'",
+                evidence=ind.get("evidence", [])[:3],
+            )
+        )
+    return reasons
+
+
+def model_reason(probability: float | None, cfg: dict) -> list[Reason]:
+    if probability is None:
+        return []
+    raw = cfg["logit_scale"] * (_logit(probability) - _logit(cfg["prior"]))
+    contribution = max(-cfg["max_abs"], min(cfg["max_abs"], raw))
+    if abs(contribution) < 0.05:
+        return []
+    return [
+        Reason(
+            code="model:text_classifier",
+            family="model",
+            contribution=contribution,
+            detail=f"text classifier probability {probability:.2f}",
+        )
+    ]
+
+
+def _describe_identifier(kind: str, value: str) -> str:
+    return {"tpl": "text template", "photo": "photo"}.get(kind, kind) + (
+        f" {value}" if kind in ("phone", "email", "handle") else ""
+    )
+
+
+def link_reasons(link: LinkFeatures | None, cfg: dict) -> list[Reason]:
+    if link is None:
+        return []
+    reasons: list[Reason] = []
+
+    def add(code: str, rule: str, value: int, stat, detail: str) -> None:
+        contribution = _ramp(value, cfg[rule])
+        if contribution > 0:
+            evidence = [{"identifier": stat.key, "count": value}] if stat is not None else []
+            if stat is not None and rule.endswith("cities_30d"):
+                evidence[0]["cities"] = list(stat.cities)
+            reasons.append(Reason(code, "link", contribution, detail, evidence))
+
+    contacts = ("phone", "email", "handle")
+    n, st = link.strongest(contacts, lambda s: s.ads["24h"])
+    if st:
+        add("link:contact_volume", "contact_ads_24h", n, st,
+            f"{n} ads in 24 h on {_describe_identifier(st.kind, st.value)}")
+    n, st = link.strongest(contacts + ("photo",), lambda s: s.cities_30d)
+    if st:
+        add("link:circuit", "contact_cities_30d", n, st,
+            f"{_describe_identifier(st.kind, st.value)} advertised in {n} cities within 30 days")
+    n, st = link.strongest(contacts, lambda s: s.ages)
+    if st:
+        add("link:several_people", "contact_ages", n, st,
+            f"{n} different ages advertised on {_describe_identifier(st.kind, st.value)}")
+    n, st = link.strongest(("photo",), lambda s: s.phones_30d)
+    if st:
+        add("link:photo_reuse", "photo_phones_30d", n, st, f"same photo under {n} phones")
+    n, st = link.strongest(("tpl",), lambda s: s.phones_30d)
+    if st:
+        add("link:template_phones", "template_phones_30d", n, st,
+            f"same text template ({st.ads['7d']} ads in 7 d) under {n} phones")
+    n, st = link.strongest(("tpl",), lambda s: s.cities_30d)
+    if st:
+        add("link:template_cities", "template_cities_30d", n, st,
+            f"same text template posted in {n} cities within 30 days")
+    cluster = link.cluster
+    if cluster.size > 1:
+        cluster_ev = [{"cluster_id": cluster.cluster_id, "size": cluster.size,
+                       "phones": list(cluster.phones)[:10], "cities": list(cluster.cities)[:10]}]
+        for code, rule, value, what in (
+            ("link:cluster_phones", "cluster_phones", len(cluster.phones), "phones"),
+            ("link:cluster_cities", "cluster_cities", len(cluster.cities), "cities"),
+            ("link:cluster_size", "cluster_size", cluster.size, "ads"),
+        ):
+            contribution = _ramp(value, cfg[rule])
+            if contribution > 0:
+                reasons.append(Reason(code, "link", contribution,
+                                      f"linked cluster of {cluster.size} ads spans {value} {what}",
+                                      cluster_ev))
+    return reasons
+
+
+def bank_reasons(matches: list[dict], cfg: dict) -> tuple[list[Reason], bool]:
+    """Reasons from hash-bank matches, and whether one is a missing-children match."""
+    reasons, critical = [], False
+    for bank in sorted({m["bank"] for m in matches}):
+        hits = [m for m in matches if m["bank"] == bank]
+        best = min(hits, key=lambda m: m["distance"])
+        evidence = [
+            {k: m.get(k) for k in ("entry_id", "case_id", "hash_type", "distance", "image_index",
+                                   "image_ref")}
+            for m in hits[:5]
+        ]
+        if bank == "missing_children":
+            critical = True
+            reasons.append(Reason("bank:missing_children", "images", 10.0,
+                                  f"photo matches missing-children case {best.get('case_id')} "
+                                  f"({best['hash_type']} distance {best['distance']})", evidence))
+        else:
+            weight = cfg.get(bank, cfg.get("previously_flagged", 3.0))
+            reasons.append(Reason(f"bank:{bank}", "images", weight,
+                                  f"photo matches bank '{bank}' entry {best['entry_id']} "
+                                  f"({best['hash_type']} distance {best['distance']})", evidence))
+    return reasons, critical
+
+
+def severity_for(risk: float, thresholds: dict) -> str:
+    for sev in ("critical", "high", "medium", "low"):
+        if risk >= thresholds[sev]:
+            return sev
+    return "none"
+
+
+def score_ad(
+    *,
+    indicators: list[dict],
+    model_probability: float | None,
+    link: LinkFeatures | None,
+    bank_matches: list[dict],
+    disabled_families: frozenset[str] = frozenset(),
+    config: dict | None = None,
+) -> Score:
+    """Combine every signal family into one risk with reasons (families can be switched off)."""
+    cfg = config or load_scoring_config()
+    reasons: list[Reason] = []
+    if "text" not in disabled_families:
+        reasons += text_reasons(indicators, cfg["text"])
+    if "model" not in disabled_families:
+        reasons += model_reason(model_probability, cfg["model"])
+    if "link" not in disabled_families:
+        reasons += link_reasons(link, cfg["link"])
+    critical = False
+    if "images" not in disabled_families:
+        bank, critical = bank_reasons(bank_matches, cfg["banks"])
+        reasons += bank
+    logit = cfg["bias"] + sum(r.contribution for r in reasons)
+    risk = _sigmoid(logit)
+    severity = "critical" if critical else severity_for(risk, cfg["severity"])
+    if critical:
+        risk = max(risk, cfg["severity"]["critical"])
+    reasons.sort(key=lambda r: -r.contribution)
+    return Score(risk=round(risk, 6), severity=severity, reasons=tuple(reasons))
+
+
+def should_alert(severity: str, config: dict | None = None) -> bool:
+    cfg = config or load_scoring_config()
+    return severity_rank(severity) >= severity_rank(cfg["alert"]["min_severity"])

@@ -1,0 +1,112 @@
+"""The text detectors' shared Aho-Corasick automata, and the one word scan of an ad.
+
+Number words (`wordlists`, for `numbers`), platform names (`wordlists`, for handles in
+`contacts`) and the default lexicon's phrases and anchors (`lexicon`, for `indicators`) go into
+one merged automaton, so that an ad's text is walked once instead of three times (each walk
+costs about as much as the other two). Every detector gets exactly the hits its own automaton
+would give, in the same order: all keys ending at a position are reported longest first in
+both, and each list keeps only its own keys. The per-list automata stay for a detector called
+on a bare text (without `adtext.analyse_ad`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from typing import Any
+
+import ahocorasick
+
+from detectors.text.lexicon import default_lexicon
+from detectors.text.wordlists import ALIAS_TO_PLATFORM, BOUNDARY_CHARS, NUMBER_WORDS
+
+_NUMBER, _PLATFORM, _LEXICON = 0, 1, 2
+
+# characters roughly by how often they occur in ad text (English letter frequency)
+_COMMON_FIRST = " etaoinsrhldcumfpgwybvkxjqz0123456789.,'-\n!?:;/()"
+_RANK = {ch: i for i, ch in enumerate(_COMMON_FIRST)}
+
+
+def insertion_order(key: str) -> list[int]:
+    """Sort key for the keys of an automaton: common characters first, at every depth.
+
+    pyahocorasick looks a character up among a node's children one by one, in the order they
+    were added; adding keys in this order puts the children a text walks through most often
+    first (the walk over an ad then costs a third less). Which keys match is unchanged.
+    """
+    return [_RANK.get(ch, len(_RANK) + ord(ch)) for ch in key]
+
+
+@dataclass(slots=True)
+class WordHits:
+    """What the three automata would have yielded for one text.
+
+    `number_words`: (end index, length) as `number_word_automaton().iter(lowered)`;
+    `platforms`: (end index, alias) as `platform_automaton().iter(" " + lowered)`;
+    `lexicon`: (end index, value) as `default_lexicon().automaton.iter(lowered)`.
+    """
+
+    number_words: list[tuple[int, int]]
+    platforms: list[tuple[int, str]]
+    lexicon: list[tuple[int, Any]]
+
+
+@lru_cache(maxsize=1)
+def number_word_automaton() -> ahocorasick.Automaton:
+    """Number words (value: the word's length)."""
+    automaton = ahocorasick.Automaton()
+    for word in NUMBER_WORDS:
+        automaton.add_word(word, len(word))
+    automaton.make_automaton()
+    return automaton
+
+
+@lru_cache(maxsize=1)
+def platform_automaton() -> ahocorasick.Automaton:
+    """Platform names as keys preceded by a boundary character (scan " " + text), so that
+    "ig" inside "big" or "sc" inside "discreet" never even reach Python (value: the alias)."""
+    automaton = ahocorasick.Automaton()
+    for alias in ALIAS_TO_PLATFORM:
+        prefixes = BOUNDARY_CHARS if alias[0].isalnum() else [""]
+        for prefix in prefixes:
+            automaton.add_word(prefix + alias, alias)
+    automaton.make_automaton()
+    return automaton
+
+
+@cache
+def _automaton() -> ahocorasick.Automaton:
+    entries: dict[str, list[tuple[int, Any]]] = {}
+    sources = (
+        (_NUMBER, number_word_automaton()),
+        (_PLATFORM, platform_automaton()),
+        (_LEXICON, default_lexicon().automaton),
+    )
+    for kind, automaton in sources:
+        for key, value in automaton.items():
+            # the text is scanned with one leading space (the platform keys need it); a number
+            # word or lexicon key that began with a space could match across it
+            if kind != _PLATFORM and key.startswith(" "):
+                raise ValueError(f"a key cannot start with a space: {key!r}")
+            entries.setdefault(key, []).append((kind, value))
+    merged = ahocorasick.Automaton()
+    for key in sorted(entries, key=insertion_order):
+        merged.add_word(key, tuple(entries[key]))
+    merged.make_automaton()
+    return merged
+
+
+def scan_words(lowered: str) -> WordHits:
+    """The hits of all three word lists in `lowered` (an ad's lowercased normalised text)."""
+    numbers: list[tuple[int, int]] = []
+    platforms: list[tuple[int, str]] = []
+    lexicon: list[tuple[int, Any]] = []
+    for end, owners in _automaton().iter(" " + lowered):
+        for kind, value in owners:
+            if kind == _LEXICON:
+                lexicon.append((end - 1, value))
+            elif kind == _PLATFORM:
+                platforms.append((end, value))
+            else:
+                numbers.append((end - 1, value))
+    return WordHits(numbers, platforms, lexicon)

@@ -1,0 +1,181 @@
+"""The numeric view of a text: number words and look-alike letters become digits.
+
+`numeric_view(norm)` turns number words in English and Spanish ("seven oh two",
+"fourfourseven", "treinta y dos") and letters standing for digits inside numbers ("7O2", "Ol23")
+into digits, keeping the map back to the original text; `digit_runs` finds the digit runs every
+numeric extractor (phones, ages, prices) starts from.
+"""
+
+from __future__ import annotations
+
+import re
+
+from detectors.text.automata import number_word_automaton
+from detectors.text.normalise import Normalised, Segments, rewrite
+from detectors.text.wordlists import HUNDREDS, NUMBER_WORDS, REPEAT, TEENS, TENS, UNITS
+
+_WORD_ALT = "|".join(sorted((re.escape(w.strip()) for w in NUMBER_WORDS), key=len, reverse=True))
+_WORD_SPLIT = re.compile(_WORD_ALT)
+_NUMBER_RUN = re.compile(
+    rf"(?<![a-z])(?:{_WORD_ALT}){{1,16}}"
+    rf"(?:(?:[ \-]{{1,3}}|[ \-]{{0,2}}\b(?:and|y|o)\b[ \-]{{1,2}})(?:{_WORD_ALT}){{1,16}}){{0,24}}"
+    rf"(?![a-z])"
+)
+_LEET_DIGITS = {"o": "0", "l": "1", "i": "1"}
+_LEET_CHARS = frozenset("0123456789oli")
+_LEET_TOKEN = re.compile(r"[0-9oli]{1,40}(?![a-z0-9])")
+# "[0-9][0-9]*" rather than "[0-9]+": sre skips to a leading character set with a fast scan,
+# which it does not do for a leading repeat (twice the speed on ad-length text, same matches)
+_DIGIT_RUN_RE = re.compile(r"[0-9][0-9]*")
+
+
+def digit_runs(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every run of ASCII digits in `text`."""
+    return [m.span() for m in _DIGIT_RUN_RE.finditer(text)]
+
+
+def _numeric_edits(
+    lowered: str,
+    runs: list[tuple[int, int]] | None = None,
+    word_hits: list[tuple[int, int]] | None = None,
+) -> list[tuple[int, int, str | Segments]]:
+    """Edits turning number words and look-alike letters inside numbers into digits.
+
+    `runs` are the digit runs of `lowered` and `word_hits` its number words as
+    `number_word_automaton().iter(lowered)` gives them, when the caller has them already."""
+    edits: list[tuple[int, int, str | Segments]] = []
+    covered = -1
+    if word_hits is None:
+        word_hits = list(number_word_automaton().iter(lowered))
+    for end_index, length in word_hits:
+        start = end_index + 1 - length
+        if start < covered or (start > 0 and lowered[start - 1].isalpha()):
+            continue
+        match = _NUMBER_RUN.match(lowered, start)
+        if match is None:
+            continue
+        covered = match.end()
+        run = match.group(0)
+        if run in ("o", "oh"):
+            continue  # a lone "o" or "oh" is a word, not a zero
+        edits.append((start, match.end(), _words_to_digits(run)))
+    if any(c in lowered for c in "oli"):
+        covered = -1
+        n = len(lowered)
+        for start, end in digit_runs(lowered) if runs is None else runs:
+            if start < covered:
+                continue
+            if (start == 0 or lowered[start - 1] not in "oli") and (end == n or lowered[end] not in "oli"):
+                continue
+            first = start
+            while start > 0 and first - start <= 40 and lowered[start - 1] in _LEET_CHARS:
+                start -= 1
+            if start > 0 and lowered[start - 1] in _LEET_CHARS:  # a token too long for a number
+                stop = end
+                while stop < n and lowered[stop] in _LEET_CHARS:
+                    stop += 1
+                covered = stop
+                continue
+            if start > 0 and lowered[start - 1].isalpha():
+                continue
+            token = _LEET_TOKEN.match(lowered, start)
+            if token is None:
+                continue
+            covered = token.end()
+            edits.append(
+                (start, token.end(), "".join(_LEET_DIGITS.get(c, c) for c in token.group(0)))
+            )
+    if len(edits) > 1:
+        edits.sort(key=lambda e: e[0])
+    return edits
+
+
+_WORD_OR_SEP = re.compile(rf"(?P<w>{_WORD_ALT})|(?P<sep>[^a-z]+|\b(?:and|y|o)\b)")
+
+
+def _words_to_digits(run: str) -> Segments:
+    """Turn a run of number words (with their separators) into digit segments."""
+    tokens = [
+        (m.group(0), m.start(), m.end(), m.lastgroup == "w") for m in _WORD_OR_SEP.finditer(run)
+    ]
+    out: Segments = []
+
+    def following(k: int) -> tuple[int, str] | None:
+        """The token index of the next word after token k and the gap text before it."""
+        j = k + 1
+        gap = ""
+        while j < len(tokens) and not tokens[j][3]:
+            gap += tokens[j][0]
+            j += 1
+        return (j, gap.strip(" -")) if j < len(tokens) else None
+
+    k = 0
+    while k < len(tokens):
+        text, start, end, is_word = tokens[k]
+        if not is_word:
+            out.append(("0" if text == "o" else text, start, end))
+            k += 1
+            continue
+        nxt = following(k)
+        nxt_word = tokens[nxt[0]][0] if nxt else ""
+        joined = nxt is not None and nxt[1] in ("", "y", "and")
+        if nxt is None:  # `joined` is false: only the last branches below apply
+            nxt = (len(tokens), "")
+        if text in REPEAT and joined and nxt_word in UNITS:
+            out.append((UNITS[nxt_word] * REPEAT[text], start, tokens[nxt[0]][2]))
+            k = nxt[0] + 1
+        elif text in TENS:
+            if joined and nxt_word in UNITS and UNITS[nxt_word] != "0":
+                out.append((TENS[text] + UNITS[nxt_word], start, tokens[nxt[0]][2]))
+                k = nxt[0] + 1
+            else:
+                out.append((TENS[text] + "0", start, end))
+                k += 1
+        elif text in UNITS and joined and nxt_word == "hundred" and UNITS[text] != "0":
+            value, stop, k = int(UNITS[text]) * 100, tokens[nxt[0]][2], nxt[0] + 1
+            rest = following(nxt[0])
+            if rest is not None and rest[1] in ("", "and"):
+                word = tokens[rest[0]][0]
+                if word in TEENS:
+                    value, stop, k = value + int(TEENS[word]), tokens[rest[0]][2], rest[0] + 1
+                elif word in TENS:
+                    value, stop, k = value + 10 * int(TENS[word]), tokens[rest[0]][2], rest[0] + 1
+                    unit = following(rest[0])
+                    if unit is not None and unit[1] == "" and tokens[unit[0]][0] in UNITS:
+                        value += int(UNITS[tokens[unit[0]][0]])
+                        stop, k = tokens[unit[0]][2], unit[0] + 1
+                elif word in UNITS and rest[1] == "and":
+                    value, stop, k = value + int(UNITS[word]), tokens[rest[0]][2], rest[0] + 1
+            out.append((str(value), start, stop))
+        elif text in HUNDREDS:
+            out.append((HUNDREDS[text] + "00", start, end))
+            k += 1
+        else:
+            out.append((UNITS.get(text) or TEENS.get(text) or text, start, end))
+            k += 1
+    return out
+
+
+def numeric_view(norm: Normalised) -> Normalised:
+    """Lowercase view of `norm` with number words and digit look-alikes turned into digits.
+
+    The view's parent is `norm` lowercased (same offsets as `norm.text`), so `to_parent` maps
+    a view span onto `norm.text` and `span` onto the original text.
+    """
+    return numeric_view_and_runs(norm)[0]
+
+
+def numeric_view_and_runs(
+    norm: Normalised, word_hits: list[tuple[int, int]] | None = None
+) -> tuple[Normalised, list[tuple[int, int]]]:
+    """`numeric_view(norm)` and the digit runs of its text (found once for every detector);
+    `word_hits` as for `_numeric_edits`."""
+    lowered = norm.lowercased()
+    runs = digit_runs(lowered.text)
+    edits = _numeric_edits(lowered.text, runs, word_hits)
+    if not edits:  # the usual case: the view is the lowered text, one to one
+        return Normalised(lowered.text, norm.original, _parent=lowered), runs
+    step = rewrite(lowered.text, edits)
+    runs = digit_runs(step.text)
+    return step.rewritten_from(lowered), runs
+

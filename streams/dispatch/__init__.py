@@ -1,0 +1,4 @@
+"""`vigil dispatch`: alerts delivered to signed webhooks.
+
+Also signing and verifying (`webhooks`) and the test receiver `vigil webhook-sink` (`sink`).
+"""

@@ -1,0 +1,1 @@
+"""The synthetic corpus generator (`vigil generate`), its photo pool, and the evaluation harness (`vigil eval`)."""

@@ -1,0 +1,164 @@
+"""`vigil eval`: alert and cluster quality on a generated corpus, batch and stream, with ablation.
+
+The corpus carries its ground truth (`ground_truth` on every ad from `vigil generate`). The
+batch path scores it in process; `--stream` also feeds it through the real worker on a fresh
+topic prefix and compares the two paths' severities ad by ad.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from detectors.scoring.scorer import SIGNAL_FAMILIES
+from streams.errors import CliError
+from streams.evaluation.metrics import evaluate, severity_agreement, with_final_clusters
+from streams.scoring.runtime import batch_pipeline
+
+COLUMNS = ("ads", "positives", "alerts", "precision", "recall", "f1", "pr_auc",
+           "precision_at_100", "alerts_per_10k", "cluster_ari", "cluster_homogeneity",
+           "cluster_completeness")
+
+
+def load_corpus(path: str) -> list[dict]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return [json.loads(line) for line in fh if line.strip()]
+    except FileNotFoundError as exc:
+        raise CliError(f"no such corpus file: {path} (make one: vigil generate)") from exc
+
+
+def score_batch(ads: list[dict], *, disabled=frozenset(), model_path=None, banks=None,
+                enrich_cache: dict | None = None) -> list[dict]:
+    """Score the corpus in process. `enrich_cache` (ad_id -> enrichment) lets ablation runs
+    reuse the text and image enrichment, which does not depend on the signals switched off."""
+    from streams.scoring.batch import score_lines
+
+    pipeline = batch_pipeline(model_path=model_path, disabled_families=disabled, banks=banks)
+    if enrich_cache is not None:
+        pipeline.enrich = _cached_enrich(pipeline.enrich, enrich_cache)
+    lines = (json.dumps(ad).encode() for ad in ads)
+    scored = [rec for kind, rec in score_lines(lines, pipeline) if kind == "scored"]
+    return with_final_clusters(scored, pipeline.link_store.cluster_of)
+
+
+def _cached_enrich(enrich, cache: dict):
+    def cached(ad: dict, timings: dict | None = None) -> dict:
+        key = ad["ad_id"]
+        if key not in cache:
+            cache[key] = enrich(ad, timings)
+        return cache[key]
+    return cached
+
+
+def score_stream(ads: list[dict], *, timeout_s: float, bank_entries=None) -> list[dict]:
+    """Feed the corpus through a real worker on a fresh topic prefix; the scored records."""
+    import redis
+
+    from streams.broker.kafkaio import produce, read_topic, running_worker, worker_death
+    from streams.broker.topics import ensure_topics
+    from streams.config import load_settings
+    from streams.scoring.linkstore import RedisLinkStore
+    from streams.scoring.runtime import redis_prefix
+    from streams.stack.launcher import ensure_stack
+
+    prefix = f"eval{uuid.uuid4().hex[:8]}."
+    os.environ["VIGIL_TOPIC_PREFIX"] = prefix
+    # One partition: the worker then sees ads in the corpus order, as the batch path does, so
+    # point-in-time link features (counts "as of this ad") are comparable ad by ad.
+    os.environ["VIGIL_PARTITIONS"] = "1"
+    settings = load_settings()
+    ensure_stack(settings)
+    ensure_topics(settings)
+    client = redis.Redis.from_url(settings.redis_url)
+    if bank_entries:
+        from streams.banks.store import BankStore
+
+        BankStore(client, redis_prefix(settings)).add_entries(bank_entries)
+    produce(settings.kafka_bootstrap, settings.topics.raw,
+            [(ad["ad_id"].encode(), json.dumps(ad).encode()) for ad in ads])
+    wanted = {ad["ad_id"] for ad in ads}
+    log_path = Path(tempfile.gettempdir()) / f"vigil-eval-worker-{prefix}log"
+    print(f"eval: stream worker log: {log_path}", file=sys.stderr)
+    with running_worker({"VIGIL_TOPIC_PREFIX": prefix, "VIGIL_PARTITIONS": "1"}, log_path) as proc:
+        try:
+            scored = read_topic(settings.kafka_bootstrap, settings.topics.scored,
+                                until=lambda recs: len({r["ad_id"] for r in recs}) >= len(wanted),
+                                timeout_s=timeout_s, progress=True,
+                                abort_if=worker_death(proc, log_path))
+        except RuntimeError as exc:
+            raise CliError(f"the stream worker stopped before scoring every ad: {exc}") from exc
+    store = RedisLinkStore(client, redis_prefix(settings))
+    final = with_final_clusters(scored, store.cluster_of)
+    from streams.broker.topics import delete_prefixed_topics
+    from streams.worker.app import app_id_for
+
+    delete_prefixed_topics(settings.kafka_bootstrap, prefix, app_id_for(settings) + "-")
+    return final
+
+
+def print_table(rows: list[tuple[str, dict]]) -> None:
+    header = f"{'run':<22}" + "".join(f"{c[:12]:>13}" for c in COLUMNS)
+    print(header)
+    print("-" * len(header))
+    for name, row in rows:
+        cells = "".join(
+            f"{row[c]:>13.3f}" if isinstance(row[c], float) else f"{row[c]:>13}" for c in COLUMNS
+        )
+        print(f"{name:<22}{cells}")
+
+
+def _cmd_eval(args) -> int:
+    ads = load_corpus(args.corpus)
+    truth = {ad["ad_id"]: ad.get("ground_truth") or {} for ad in ads}
+    if not any(truth.values()):
+        raise CliError("the corpus has no ground_truth: generate one with `vigil generate`")
+    banks, bank_entries = None, None
+    if args.banks:
+        from streams.banks.store import load_bank_file
+
+        banks = load_bank_file(args.banks)
+        bank_entries = banks.entries
+    if args.bank_dir:
+        from detectors.images.banks import BankSet
+        from streams.banks.store import entries_from_path
+
+        bank_entries = entries_from_path("missing_children", Path(args.bank_dir))
+        banks = BankSet(bank_entries)
+    started = time.monotonic()
+    enrich_cache: dict = {}
+    batch = score_batch(ads, model_path=args.model, banks=banks, enrich_cache=enrich_cache)
+    rows = [("batch (all signals)", evaluate(batch, truth).row())]
+    print(f"eval: batch scored {len(batch)} ads in {time.monotonic() - started:.1f} s",
+          file=sys.stderr)
+    if args.ablation:
+        for family in SIGNAL_FAMILIES:
+            scored = score_batch(ads, disabled=frozenset({family}), model_path=args.model,
+                                 banks=banks, enrich_cache=enrich_cache)
+            rows.append((f"batch without {family}", evaluate(scored, truth).row()))
+    if args.stream:
+        if args.model:  # the worker must score with the same model as the batch path
+            os.environ["VIGIL_MODEL"] = str(Path(args.model).resolve())
+        stream = score_stream(ads, timeout_s=args.timeout, bank_entries=bank_entries)
+        rows.append(("stream (all signals)", evaluate(stream, truth).row()))
+        agreement, compared = severity_agreement(batch, stream)
+        print(f"stream vs batch: severities agree on {agreement:.4%} of {compared} ads")
+    print_table(rows)
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("eval", help="precision/recall/cluster quality on a labelled corpus")
+    p.add_argument("--corpus", required=True, help="JSONL from `vigil generate`")
+    p.add_argument("--model", help="text model file")
+    p.add_argument("--banks", help="hash-bank export file to match photos against")
+    p.add_argument("--bank-dir", help="missing-children photos + manifest (vigil generate --bank-out)")
+    p.add_argument("--ablation", action="store_true", help="also switch each signal family off")
+    p.add_argument("--stream", action="store_true", help="also run the corpus through the worker")
+    p.add_argument("--timeout", type=float, default=1800, help="stream run time-out, seconds")
+    p.set_defaults(func=_cmd_eval)

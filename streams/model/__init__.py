@@ -1,0 +1,1 @@
+"""The text model's training (`vigil model ...`) and analysts' feedback (`vigil feedback`)."""

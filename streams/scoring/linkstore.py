@@ -1,0 +1,249 @@
+"""The link state in Redis, shared by every worker: same contract as `MemoryLinkStore`.
+
+Each call is one Lua script (one round trip, atomic), so two workers updating the same
+phone or merging the same clusters never interleave half-way.
+"""
+
+from __future__ import annotations
+
+import redis
+
+from detectors.linking.links import (
+    CLUSTER_SAMPLE,
+    MOVEMENT_WINDOW,
+    WINDOWS,
+    ClusterSummary,
+    IdentifierStats,
+    Observation,
+)
+
+OBSERVE_LUA = """
+local ad_id, ts = ARGV[1], tonumber(ARGV[2])
+local city, region = ARGV[3], ARGV[4]
+local n_ages, n_phones = tonumber(ARGV[5]), tonumber(ARGV[6])
+local w1, w24, w7, w30 = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local ttl = tonumber(ARGV[11])
+local out = {}
+for i, k in ipairs(KEYS) do
+  redis.call('ZADD', k .. ':ads', ts, ad_id)
+  if city ~= '' then redis.call('ZADD', k .. ':cities', 'GT', ts, city) end
+  if region ~= '' then redis.call('ZADD', k .. ':regions', 'GT', ts, region) end
+  for j = 1, n_phones do redis.call('ZADD', k .. ':phones', 'GT', ts, ARGV[11 + n_ages + j]) end
+  for j = 1, n_ages do redis.call('SADD', k .. ':ages', ARGV[11 + j]) end
+  local first = tonumber(redis.call('HGET', k .. ':meta', 'first'))
+  if (not first) or ts < first then
+    redis.call('HSET', k .. ':meta', 'first', ARGV[2]); first = ts
+  end
+  for _, suffix in ipairs({':ads', ':cities', ':regions', ':phones', ':ages', ':meta'}) do
+    redis.call('EXPIRE', k .. suffix, ttl)
+  end
+  local since = ts - w30
+  out[i] = {
+    redis.call('ZCOUNT', k .. ':ads', ts - w1, ts),
+    redis.call('ZCOUNT', k .. ':ads', ts - w24, ts),
+    redis.call('ZCOUNT', k .. ':ads', ts - w7, ts),
+    redis.call('ZCOUNT', k .. ':cities', since, ts),
+    redis.call('ZCOUNT', k .. ':regions', since, ts),
+    redis.call('ZCOUNT', k .. ':phones', since, ts),
+    redis.call('SCARD', k .. ':ages'),
+    tostring(first),
+    redis.call('ZRANGEBYSCORE', k .. ':cities', since, ts),
+  }
+end
+return out
+"""
+
+UNION_LUA = """
+local P = ARGV[1]
+local ad_id, ts, city = ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local n_phones = tonumber(ARGV[5])
+local sample = tonumber(ARGV[6])
+local parent = P .. 'uf:parent'
+local nodes = {}
+for i = 7 + n_phones, #ARGV do nodes[#nodes + 1] = ARGV[i] end
+
+local function find(x)
+  local root = x
+  while true do
+    local p = redis.call('HGET', parent, root)
+    if (not p) or p == root then break end
+    root = p
+  end
+  local n = x
+  while n ~= root do
+    local p = redis.call('HGET', parent, n)
+    redis.call('HSET', parent, n, root)
+    n = p
+  end
+  return root
+end
+local function ck(r) return P .. 'uf:c:' .. r end
+
+local new_ad = redis.call('HEXISTS', parent, nodes[1]) == 0
+for _, n in ipairs(nodes) do
+  if redis.call('HSETNX', parent, n, n) == 1 then
+    redis.call('HSET', ck(n), 'size', 0)
+  end
+end
+local roots, seen = {}, {}
+for _, n in ipairs(nodes) do
+  local r = find(n)
+  if not seen[r] then seen[r] = true; roots[#roots + 1] = r end
+end
+local root, best = nil, -1
+for _, r in ipairs(roots) do
+  local size = tonumber(redis.call('HGET', ck(r), 'size') or '0')
+  if size > best or (size == best and r > root) then root, best = r, size end
+end
+local c = ck(root)
+for _, r in ipairs(roots) do
+  if r ~= root then
+    local o = ck(r)
+    redis.call('HSET', parent, r, root)
+    redis.call('HINCRBY', c, 'size', tonumber(redis.call('HGET', o, 'size') or '0'))
+    redis.call('SUNIONSTORE', c .. ':phones', c .. ':phones', o .. ':phones')
+    redis.call('SUNIONSTORE', c .. ':cities', c .. ':cities', o .. ':cities')
+    local of, ol = redis.call('HGET', o, 'first'), redis.call('HGET', o, 'last')
+    local cf, cl = redis.call('HGET', c, 'first'), redis.call('HGET', c, 'last')
+    if of and ((not cf) or tonumber(of) < tonumber(cf)) then redis.call('HSET', c, 'first', of) end
+    if ol and ((not cl) or tonumber(ol) > tonumber(cl)) then redis.call('HSET', c, 'last', ol) end
+    local room = sample - redis.call('LLEN', c .. ':ads')
+    if room > 0 then
+      local moved = redis.call('LRANGE', o .. ':ads', 0, room - 1)
+      if #moved > 0 then redis.call('RPUSH', c .. ':ads', unpack(moved)) end
+    end
+    redis.call('DEL', o, o .. ':phones', o .. ':cities', o .. ':ads')
+  end
+end
+if new_ad then
+  redis.call('HINCRBY', c, 'size', 1)
+  if redis.call('LLEN', c .. ':ads') < sample then redis.call('RPUSH', c .. ':ads', ad_id) end
+end
+for i = 1, n_phones do redis.call('SADD', c .. ':phones', ARGV[6 + i]) end
+if city ~= '' then redis.call('SADD', c .. ':cities', city) end
+local f, l = redis.call('HGET', c, 'first'), redis.call('HGET', c, 'last')
+if (not f) or ts < tonumber(f) then redis.call('HSET', c, 'first', ARGV[3]) end
+if (not l) or ts > tonumber(l) then redis.call('HSET', c, 'last', ARGV[3]) end
+return {root, redis.call('HGET', c, 'size'), redis.call('HGET', c, 'first'),
+        redis.call('HGET', c, 'last'), redis.call('SMEMBERS', c .. ':phones'),
+        redis.call('SMEMBERS', c .. ':cities'), redis.call('LRANGE', c .. ':ads', 0, sample - 1)}
+"""
+
+FIND_LUA = """
+local parent, root = KEYS[1], ARGV[1]
+if redis.call('HEXISTS', parent, root) == 0 then return root end
+while true do
+  local p = redis.call('HGET', parent, root)
+  if p == root then return root end
+  root = p
+end
+"""
+
+KEY_TTL_S = 40 * 24 * 3600  # identifiers idle this long are forgotten (longer than any window)
+
+
+def _s(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisLinkStore:
+    """`LinkStore` on Redis; `prefix` isolates deployments and tests."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "vigil:") -> None:
+        self.client = client
+        self.prefix = prefix
+        self._observe = client.register_script(OBSERVE_LUA)
+        self._union = client.register_script(UNION_LUA)
+        self._find = client.register_script(FIND_LUA)
+
+    def cluster_of(self, ad_id: str) -> str:
+        return _s(self._find(keys=[f"{self.prefix}uf:parent"], args=[f"ad:{ad_id}"]))
+
+    def observe(self, obs: Observation, keys: list[str]) -> list[IdentifierStats]:
+        args = [obs.ad_id, repr(obs.ts), obs.city or "", obs.region or "", len(obs.ages),
+                len(obs.phones), WINDOWS["1h"], WINDOWS["24h"], WINDOWS["7d"], MOVEMENT_WINDOW,
+                KEY_TTL_S, *obs.ages, *obs.phones]
+        rows = self._observe(keys=[f"{self.prefix}id:{k}" for k in keys], args=args)
+        return [
+            IdentifierStats(
+                key=key,
+                ads={"1h": int(r[0]), "24h": int(r[1]), "7d": int(r[2])},
+                cities_30d=int(r[3]),
+                regions_30d=int(r[4]),
+                phones_30d=int(r[5]),
+                ages=int(r[6]),
+                first_seen=float(_s(r[7])),
+                cities=tuple(sorted(_s(c) for c in r[8])),
+            )
+            for key, r in zip(keys, rows, strict=True)
+        ]
+
+    def union(self, obs: Observation, keys: list[str]) -> ClusterSummary:
+        nodes = [f"ad:{obs.ad_id}", *keys]
+        args = [self.prefix, obs.ad_id, repr(obs.ts), obs.city or "", len(obs.phones),
+                CLUSTER_SAMPLE, *obs.phones, *nodes]
+        root, size, first, last, phones, cities, ads = self._union(keys=[], args=args)
+        return ClusterSummary(
+            cluster_id=_s(root),
+            size=int(size),
+            phones=tuple(sorted(_s(p) for p in phones)[:CLUSTER_SAMPLE]),
+            cities=tuple(sorted(_s(c) for c in cities)[:CLUSTER_SAMPLE]),
+            first_ts=float(_s(first)),
+            last_ts=float(_s(last)),
+            ad_ids=tuple(_s(a) for a in ads),
+        )
+
+
+TEMPLATE_LUA = """
+local P, ad_id = ARGV[1], ARGV[2]
+local max_candidates, ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
+local map = P .. 'tpl:of'
+local known = redis.call('HGET', map, ad_id)
+if known then return known end
+-- byte order, as ZRANGE BYLEX and Python's str order on UTF-8 (Lua's < follows the locale)
+local function before(a, b)
+  local n = math.min(#a, #b)
+  for i = 1, n do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+local seen, candidates = {}, {}
+for i = 5, #ARGV do
+  local members = redis.call('ZRANGE', P .. 'tpl:band:' .. ARGV[i], '-', '+', 'BYLEX', 'LIMIT', 0, max_candidates)
+  for _, m in ipairs(members) do
+    if not seen[m] then seen[m] = true; candidates[#candidates + 1] = m end
+  end
+end
+table.sort(candidates, before)
+local best = nil
+for i = 1, math.min(max_candidates, #candidates) do
+  local t = redis.call('HGET', map, candidates[i])
+  if t and (best == nil or before(t, best)) then best = t end
+end
+if best == nil then best = ad_id end
+redis.call('HSET', map, ad_id, best)
+for i = 5, #ARGV do
+  local k = P .. 'tpl:band:' .. ARGV[i]
+  redis.call('ZADD', k, 0, ad_id)
+  redis.call('EXPIRE', k, ttl)
+end
+return best
+"""
+
+
+class RedisTemplateStore:
+    """Template bands (sorted sets, lexicographic) and ids (a hash) in Redis: same contract as
+    `detectors.linking.templates.MemoryTemplateStore`, one atomic Lua call per ad."""
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self.client, self.prefix = client, prefix
+        self._assign = client.register_script(TEMPLATE_LUA)
+
+    def template_of(self, ad_id: str) -> str | None:
+        value = self.client.hget(f"{self.prefix}tpl:of", ad_id)
+        return _s(value) if value is not None else None
+
+    def assign(self, ad_id: str, bands: list[str], max_candidates: int) -> str:
+        return _s(self._assign(args=[self.prefix, ad_id, max_candidates, KEY_TTL_S, *bands]))

@@ -1,0 +1,168 @@
+"""Assembles the shared pipeline with its state: in memory (batch) or on Redis (stream)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+from detectors.alerts.policy import SUPPRESSION_WINDOW_S, AlertDecision, build_alert, decide
+from detectors.linking.links import MemoryLinkStore
+from detectors.linking.templates import TemplateIndex, memory_template_index
+from detectors.pipeline import AdPipeline
+from streams.config import Settings
+from streams.scoring.linkstore import RedisLinkStore, RedisTemplateStore
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL_PATH = Path(".stack") / "models" / "text_model.skops"
+
+
+def redis_prefix(settings: Settings) -> str:
+    return f"vigil:{settings.topic_prefix}"
+
+
+def load_text_model(path: str | os.PathLike | None):
+    """The trained text model if its file exists, else None (the scorer then skips it)."""
+    candidate = Path(path or os.environ.get("VIGIL_MODEL", DEFAULT_MODEL_PATH))
+    if not candidate.exists():
+        log.warning("no text model at %s: scoring without it (train one: vigil model train)",
+                    candidate)
+        return None
+    from detectors.scoring.model import load_model
+
+    model = load_model(candidate)
+    log.info("text model loaded from %s", candidate)
+    return model
+
+
+def _image_parts(allow_files: bool):
+    from detectors.images.hashing import photo_key
+    from streams.scoring.fetch import make_fetcher
+
+    return make_fetcher(allow_files=allow_files), photo_key
+
+
+def batch_pipeline(*, model_path=None, banks=None, disabled_families=frozenset(),
+                   allow_files: bool = True) -> AdPipeline:
+    """The pipeline with in-memory state, for `vigil score` and evaluation."""
+    fetch, photo_key = _image_parts(allow_files)
+    return AdPipeline(
+        link_store=MemoryLinkStore(),
+        templates=memory_template_index(),
+        fetch=fetch,
+        banks=banks,
+        model=load_text_model(model_path),
+        disabled_families=frozenset(disabled_families),
+        photo_key=photo_key,
+    )
+
+
+def stream_pipeline(settings: Settings, client: redis.Redis, *, banks=None,
+                    model_path=None) -> AdPipeline:
+    """The pipeline with its state in Redis, shared by every worker."""
+    prefix = redis_prefix(settings)
+    fetch, photo_key = _image_parts(allow_files=False)
+    return AdPipeline(
+        link_store=RedisLinkStore(client, prefix),
+        templates=TemplateIndex(RedisTemplateStore(client, prefix)),
+        fetch=fetch,
+        banks=banks,
+        model=load_text_model(model_path),
+        photo_key=photo_key,
+    )
+
+
+@dataclass
+class MemorySuppression:
+    """Alert suppression state in memory (batch path)."""
+
+    states: dict
+
+    def check(self, cluster_id: str, severity: str, size: int,
+              ad_id: str | None = None) -> AlertDecision:
+        decision = decide(self.states.get(cluster_id), severity=severity, cluster_size=size,
+                          ad_id=ad_id)
+        self.states[cluster_id] = decision.state
+        return decision
+
+
+class RedisSuppression:
+    """Alert suppression state in Redis with a TTL (one key per cluster).
+
+    Read, decide and write are one optimistic transaction (WATCH/MULTI): two workers scoring
+    ads of one cluster at once cannot both take its "first alert" (the loser re-reads the
+    winner's state and decides again)."""
+
+    def __init__(self, client: redis.Redis, prefix: str,
+                 window_s: int = SUPPRESSION_WINDOW_S) -> None:
+        self.client, self.prefix, self.window_s = client, prefix, window_s
+
+    def check(self, cluster_id: str, severity: str, size: int,
+              ad_id: str | None = None) -> AlertDecision:
+        key = f"{self.prefix}suppress:{cluster_id}"
+        decided: list[AlertDecision] = []
+
+        def read_decide_write(pipe: redis.client.Pipeline) -> None:
+            raw = pipe.get(key)
+            decision = decide(json.loads(raw) if raw else None, severity=severity,
+                              cluster_size=size, ad_id=ad_id)
+            decided[:] = [decision]
+            pipe.multi()
+            if decision.send:
+                pipe.set(key, json.dumps(decision.state), ex=self.window_s)
+
+        self.client.transaction(read_decide_write, key)
+        return decided[0]
+
+
+def alert_for(scored: dict, suppression) -> dict | None:
+    """The alert to emit for a scored ad, or None (below threshold or suppressed)."""
+    if not scored.get("alert"):
+        return None
+    cluster = scored.get("cluster") or {}
+    cluster_id = cluster.get("cluster_id") or f"ad:{scored['ad_id']}"
+    decision = suppression.check(cluster_id, scored["severity"], int(cluster.get("size") or 1),
+                                 scored["ad_id"])
+    missing_child = any(r["code"] == "bank:missing_children" for r in scored["reasons"])
+    if not decision.send and not missing_child:  # a missing-children match is never suppressed
+        return None
+    alert = build_alert(scored)
+    alert["why_now"] = decision.why
+    return alert
+
+
+# long enough for any redelivery (records wait for a worker only while none runs), short
+# enough that Redis holds hours, not days, of ~1 KB results: a later redelivery is scored again
+RESULT_TTL_S = int(os.environ.get("VIGIL_RESULT_TTL_S", str(6 * 3600)))
+
+
+class RedisResults:
+    """What the worker emitted for each ad (its scored record and alert), kept in Redis for
+    `ttl_s`, so an ad redelivered after a crash (at-least-once) is re-emitted exactly as it was
+    the first time instead of being scored again against link state that has moved on.
+
+    Stored after the link state was updated and before anything is produced: a record on
+    ads.scored always has its stored result, so every copy of it is identical."""
+
+    def __init__(self, client: redis.Redis, prefix: str, ttl_s: int = RESULT_TTL_S) -> None:
+        self.client, self.prefix, self.ttl_s = client, prefix, ttl_s
+
+    def _key(self, ad_id: str) -> str:
+        return f"{self.prefix}result:{ad_id}"
+
+    def get(self, ad_id: str) -> tuple[dict, dict | None] | None:
+        raw = self.client.get(self._key(ad_id))
+        if raw is None:
+            return None
+        doc = json.loads(zlib.decompress(raw))
+        return doc["scored"], doc["alert"]
+
+    def put(self, ad_id: str, scored: dict, alert: dict | None) -> None:
+        doc = json.dumps({"scored": scored, "alert": alert}, separators=(",", ":"), default=str)
+        self.client.set(self._key(ad_id), zlib.compress(doc.encode(), 6), ex=self.ttl_s)
