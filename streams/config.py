@@ -78,3 +78,13 @@ class Settings:
 def load_settings() -> Settings:
     """Settings as the environment says now (read on every call, so tests can override)."""
     return Settings()
+
+
+def redis_prefix(settings: Settings) -> str:
+    """The prefix of every Redis key of this deployment or run (`vigil:` + the topic prefix)."""
+    return f"vigil:{settings.topic_prefix}"
+
+
+def app_id_for(settings: Settings) -> str:
+    """The worker's Faust app id (its consumer group, table and changelog names)."""
+    return settings.app_id + (f"-{settings.topic_prefix.strip('.')}" if settings.topic_prefix else "")

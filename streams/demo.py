@@ -118,7 +118,7 @@ def run_demo(args) -> int:
         write_bank_manifest(bank_dir, seed=args.seed)
         import redis as redis_lib
 
-        from streams.scoring.runtime import redis_prefix
+        from streams.config import redis_prefix
 
         store = BankStore(redis_lib.Redis.from_url(settings.redis_url), prefix=redis_prefix(settings))
         added = store.add_from_path("missing_children", bank_dir)

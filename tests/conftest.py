@@ -27,7 +27,7 @@ def topic_prefix(monkeypatch, request) -> Iterator[str]:
     yield prefix
     if "stack" in request.fixturenames:
         from streams.broker.topics import delete_prefixed_topics
-        from streams.worker.app import app_id_for
+        from streams.config import app_id_for
 
         delete_prefixed_topics(request.getfixturevalue("stack").kafka_bootstrap, prefix,
                                app_id_for(load_settings()) + "-")

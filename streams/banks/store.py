@@ -213,8 +213,7 @@ def load_bank_file(path: str) -> BankSet:
 
 
 def _store() -> BankStore:
-    from streams.config import load_settings
-    from streams.scoring.runtime import redis_prefix
+    from streams.config import load_settings, redis_prefix
     from streams.stack.launcher import ensure_stack
 
     settings = load_settings()

@@ -252,7 +252,8 @@ def produce_main(argv: list[str]) -> int:
     (keyed by ad_id, as `vigil ingest` does) at RATE per second (0: as fast as it goes); prints
     "sent N" lines as it goes. Bootstrap from the environment (VIGIL_KAFKA_PORT, KAFKA_BOOTSTRAP)."""
     from streams.config import load_settings
-    from streams.ingest.producer import key_of, make_producer, read_lines
+    from streams.ingest.producer import key_of, make_producer
+    from streams.jsonlines import read_lines
 
     path, topic, rate = argv[0], argv[1], float(argv[2])
     producer = make_producer(load_settings())
@@ -436,9 +437,8 @@ def stream_run(spec: RunSpec, tmp: Path) -> dict:
     from kafka import KafkaAdminClient, KafkaConsumer
 
     from streams.broker.topics import delete_prefixed_topics, ensure_topics
-    from streams.config import load_settings
+    from streams.config import app_id_for, load_settings
     from streams.dispatch.webhooks import new_secret
-    from streams.worker.app import app_id_for
 
     prefix = f"benchp{uuid.uuid4().hex[:8]}w{spec.workers}."
     env = {**os.environ, "VIGIL_TOPIC_PREFIX": prefix, "VIGIL_PARTITIONS": str(spec.partitions),
@@ -606,7 +606,7 @@ def _clear_redis(settings, prefix: str) -> None:
     """Drop this run's Redis keys (link state, templates, suppression, delivery marks)."""
     import redis
 
-    from streams.scoring.runtime import redis_prefix
+    from streams.config import redis_prefix
 
     with contextlib.suppress(Exception):
         client = redis.Redis.from_url(settings.redis_url)
@@ -665,7 +665,7 @@ def _summarise_run(spec: RunSpec, procs: list[Proc], stack: list[Proc], scored: 
 
 def batch_run(warm_file: Path, ads_file: Path, ad_ids: set[str], model_path: str | None) -> dict:
     """`vigil score` in this process on the warm-up then the measured ads (in-memory state)."""
-    from streams.ingest.producer import read_lines
+    from streams.jsonlines import read_lines
     from streams.scoring.batch import score_lines
     from streams.scoring.runtime import batch_pipeline
 

@@ -62,9 +62,8 @@ def score_stream(ads: list[dict], *, timeout_s: float, bank_entries=None) -> lis
 
     from streams.broker.kafkaio import produce, read_topic, running_worker, worker_death
     from streams.broker.topics import ensure_topics
-    from streams.config import load_settings
+    from streams.config import load_settings, redis_prefix
     from streams.scoring.linkstore import RedisLinkStore
-    from streams.scoring.runtime import redis_prefix
     from streams.stack.launcher import ensure_stack
 
     prefix = f"eval{uuid.uuid4().hex[:8]}."
@@ -96,7 +95,7 @@ def score_stream(ads: list[dict], *, timeout_s: float, bank_entries=None) -> lis
     store = RedisLinkStore(client, redis_prefix(settings))
     final = with_final_clusters(scored, store.cluster_of)
     from streams.broker.topics import delete_prefixed_topics
-    from streams.worker.app import app_id_for
+    from streams.config import app_id_for
 
     delete_prefixed_topics(settings.kafka_bootstrap, prefix, app_id_for(settings) + "-")
     return final

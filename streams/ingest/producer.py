@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from kafka import KafkaProducer
 
 from streams import metrics
 from streams.config import Settings
 from streams.errors import CliError
+from streams.jsonlines import read_lines
 
 
 def make_producer(settings: Settings) -> KafkaProducer:
@@ -40,14 +41,6 @@ def key_of(line: bytes) -> bytes | None:
     if isinstance(doc, dict) and isinstance(doc.get("ad_id"), str) and doc["ad_id"]:
         return doc["ad_id"].encode("utf-8", errors="surrogatepass")
     return None
-
-
-def read_lines(source) -> Iterator[bytes]:
-    """Non-empty lines of a JSONL file (or stdin), as bytes, line endings removed."""
-    for line in source:
-        line = line.rstrip(b"\r\n")
-        if line.strip():
-            yield line
 
 
 def produce_all(producer: KafkaProducer, topic: str, records: Iterable[bytes],

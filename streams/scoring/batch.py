@@ -46,7 +46,7 @@ def score_lines(lines: Iterable[bytes], pipeline: AdPipeline) -> Iterator[tuple[
 
 
 def _cmd_score(args) -> int:
-    from streams.ingest.producer import read_lines
+    from streams.jsonlines import read_lines
 
     disabled = frozenset(f for f in (args.disable or "").split(",") if f)
     pipeline = batch_pipeline(model_path=args.model, banks=_load_banks(args.banks),

@@ -15,16 +15,12 @@ from detectors.alerts.policy import SUPPRESSION_WINDOW_S, AlertDecision, build_a
 from detectors.linking.links import MemoryLinkStore
 from detectors.linking.templates import TemplateIndex, memory_template_index
 from detectors.pipeline import AdPipeline
-from streams.config import Settings
+from streams.config import Settings, redis_prefix
 from streams.scoring.linkstore import RedisLinkStore, RedisTemplateStore
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL_PATH = Path(".stack") / "models" / "text_model.skops"
-
-
-def redis_prefix(settings: Settings) -> str:
-    return f"vigil:{settings.topic_prefix}"
 
 
 def load_text_model(path: str | os.PathLike | None):

@@ -22,7 +22,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from detectors.deadletter import dead_letter
 from detectors.validation import Invalid, parse_raw_ad
 from streams import metrics
-from streams.config import Settings, Topics, load_settings
+from streams.config import Settings, Topics, app_id_for, load_settings
 from streams.logs import hashed
 from streams.scoring.runtime import (
     RedisResults,
@@ -62,10 +62,6 @@ faust_aiokafka.Producer._settings_extra = _idempotent_producer_settings
 
 def _dumps(record: dict) -> bytes:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str).encode()
-
-
-def app_id_for(settings: Settings) -> str:
-    return settings.app_id + (f"-{settings.topic_prefix.strip('.')}" if settings.topic_prefix else "")
 
 
 def create_app(settings: Settings | None = None, *, model_path: str | None = None) -> faust.App:

@@ -15,9 +15,10 @@ def run_worker(args) -> int:
 
     from streams.broker.lag import LagProbe
     from streams.broker.topics import ensure_topics
+    from streams.config import app_id_for
     from streams.metrics import bind_address, initialise_worker_series, serve_metrics
     from streams.stack.launcher import ensure_stack
-    from streams.worker.app import app_id_for, create_app
+    from streams.worker.app import create_app
 
     settings = load_settings()
     ensure_stack(settings)

@@ -9,11 +9,10 @@ import redis
 
 from streams.broker.kafkaio import produce, read_topic, running_worker, worker_death
 from streams.broker.topics import ensure_topics
-from streams.config import load_settings
+from streams.config import load_settings, redis_prefix
 from streams.evaluation.evaluate import score_batch
 from streams.evaluation.generate import generate_ads, make_harmless_looking_org
 from streams.scoring.linkstore import RedisLinkStore
-from streams.scoring.runtime import redis_prefix
 
 PHONE_CODES = {"link:cluster_phones", "link:contact_volume", "link:template_phones"}
 TEMPLATE_CODES = {"link:template_phones", "link:template_cities"}

@@ -108,7 +108,7 @@ def test_bank_photo_mirrored_and_reencoded_in_a_benign_ad_raises_a_critical_aler
     from skimage import data
 
     from streams.banks.store import BankStore, entry_for_image
-    from streams.scoring.runtime import redis_prefix
+    from streams.config import redis_prefix
 
     settings = load_settings()
     ensure_topics(settings)

@@ -7,8 +7,7 @@ from __future__ import annotations
 import pytest
 
 from streams.broker.topics import ensure_topics
-from streams.config import load_settings
-from streams.scoring.runtime import redis_prefix
+from streams.config import load_settings, redis_prefix
 from tests.faults.harness import Processes, delete_redis_prefix, make_corpus, reference_run
 
 

@@ -27,11 +27,11 @@ from pathlib import Path
 import redis
 
 from streams.broker.kafkaio import produce, read_topic
-from streams.config import load_settings
+from streams.config import load_settings, redis_prefix
 from streams.evaluation.generate import generate_ads
 from streams.processes import stop_process_group
 from streams.scoring.batch import score_lines
-from streams.scoring.runtime import batch_pipeline, redis_prefix
+from streams.scoring.runtime import batch_pipeline
 
 REPO = Path(__file__).resolve().parents[2]
 N_ADS = 300
@@ -371,7 +371,7 @@ def wait_group_members(count: int, timeout_s: float = 120, abort_if=None) -> Non
     of ads.raw's partitions)."""
     from kafka import KafkaAdminClient
 
-    from streams.worker.app import app_id_for
+    from streams.config import app_id_for
 
     settings = load_settings()
     group = app_id_for(settings)

@@ -252,7 +252,7 @@ def test_live_banks_resubscribe_after_redis_restart(fault_env):
     from PIL import Image
 
     from streams.banks.store import BankStore, LiveBanks, entry_for_image
-    from streams.scoring.runtime import redis_prefix
+    from streams.config import redis_prefix
 
     prefix = redis_prefix(fault_env)
     banks = LiveBanks(redis_lib.Redis.from_url(fault_env.redis_url), prefix, poll_s=60)

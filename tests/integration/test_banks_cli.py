@@ -8,8 +8,7 @@ from skimage import data
 
 from streams.banks.store import BankStore
 from streams.cli import main
-from streams.config import load_settings
-from streams.scoring.runtime import redis_prefix
+from streams.config import load_settings, redis_prefix
 
 
 def test_bank_commands_round_trip(stack, topic_prefix, tmp_path, capsys):

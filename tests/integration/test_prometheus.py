@@ -39,10 +39,9 @@ import yaml
 
 from streams.broker.kafkaio import produce, read_topic, worker_death
 from streams.broker.topics import ensure_topics
-from streams.config import load_settings
+from streams.config import load_settings, redis_prefix
 from streams.evaluation.generate import generate_ads
 from streams.processes import running_vigil, stop_process_group
-from streams.scoring.runtime import redis_prefix
 from tests.conftest import PROMETHEUS_CHECKS
 
 REPO = Path(__file__).resolve().parents[2]

@@ -3,7 +3,8 @@
 import json
 
 from streams.ingest.http import parse_http_body
-from streams.ingest.producer import key_of, read_lines
+from streams.ingest.producer import key_of
+from streams.jsonlines import read_lines
 
 AD = {"ad_id": "h1", "source": "t", "posted_at": "2026-11-01T00:00:00Z", "title": "t", "body": "b",
       "location": {"city": "Reno", "region": "NV", "country": "US"}}

@@ -107,6 +107,24 @@ def test_no_import_cycle_among_the_projects_modules() -> None:
         " <-> ".join(c) for c in found)
 
 
+def test_no_import_cycle_among_the_rooms() -> None:
+    """Folders (detectors/text, streams/worker ...) import each other downward only too."""
+
+    def room(module: str) -> str:
+        parts = module.split(".")
+        return ".".join(parts[:2]) if len(parts) > 2 else module
+
+    rooms: dict[str, set[str]] = {}
+    for module, targets in import_graph().items():
+        rooms.setdefault(room(module), set())
+        for target in targets:
+            if room(target) != room(module):
+                rooms[room(module)].add(room(target))
+                rooms.setdefault(room(target), set())
+    found = cycles(rooms)
+    assert not found, "rooms importing each other in a circle:\n" + "\n".join(" <-> ".join(c) for c in found)
+
+
 def test_the_core_imports_no_shell_and_no_io_client() -> None:
     modules = project_modules()
     io_clients = {"kafka", "aiokafka", "faust", "redis", "httpx", "aiohttp", "requests", "socket"}

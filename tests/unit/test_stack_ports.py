@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from streams.stack import launcher as stack
 from streams.config import Settings
+from streams.stack import launcher as stack
 
 
 def test_ports_inside_the_ephemeral_range_are_named(tmp_path, monkeypatch):
