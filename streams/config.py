@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+STACK_MODES = ("plain", "secure")
+KAFKA_SECURITY = ("plaintext", "sasl_ssl")
+SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
 
 
 def _env(name: str, default: str) -> str:
@@ -47,6 +52,24 @@ class Settings:
     # a worker's local table store (RocksDB): two workers on one machine need one each
     faust_dir_env: str = field(default_factory=lambda: os.environ.get("VIGIL_FAUST_DIR", ""))
     max_record_bytes: int = field(default_factory=lambda: int(_env("VIGIL_MAX_RECORD_BYTES", str(2 * 1024 * 1024))))
+    # the local stack's mode: `plain` (no TLS, no passwords) or `secure` (`vigil stack up --secure`)
+    stack_mode: str = field(default_factory=lambda: _env("VIGIL_STACK_MODE", "plain").lower())
+    # how clients reach Kafka: plaintext, or sasl_ssl (TLS + SASL user and password)
+    kafka_security: str = field(default_factory=lambda: _env("VIGIL_KAFKA_SECURITY", "plaintext").lower())
+    kafka_sasl_mechanism: str = field(
+        default_factory=lambda: _env("VIGIL_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512").upper())
+    kafka_user: str = field(default_factory=lambda: os.environ.get("VIGIL_KAFKA_USER", ""))
+    # secrets are read from files (0600, or a mounted secret), never from the environment itself
+    kafka_password_file: str = field(default_factory=lambda: os.environ.get("VIGIL_KAFKA_PASSWORD_FILE", ""))
+    # the CA that signed the broker's certificate (empty: the system's trusted CAs)
+    kafka_ca_file: str = field(default_factory=lambda: os.environ.get("VIGIL_KAFKA_CA_FILE", ""))
+    redis_user: str = field(default_factory=lambda: os.environ.get("VIGIL_REDIS_USER", ""))
+    redis_password_file: str = field(default_factory=lambda: os.environ.get("VIGIL_REDIS_PASSWORD_FILE", ""))
+    redis_ca_file: str = field(default_factory=lambda: os.environ.get("VIGIL_REDIS_CA_FILE", ""))
+    # bearer tokens `vigil ingest --http` accepts, one per line (required beyond loopback)
+    ingest_tokens_file: str = field(default_factory=lambda: os.environ.get("VIGIL_INGEST_TOKENS_FILE", ""))
+    # where the HTTP listeners (/metrics, ingest) bind
+    bind: str = field(default_factory=lambda: _env("VIGIL_BIND", "127.0.0.1"))
 
     @property
     def external_kafka(self) -> bool:
@@ -62,11 +85,36 @@ class Settings:
 
     @property
     def redis_url(self) -> str:
-        return self.redis_url_env or f"redis://127.0.0.1:{self.redis_port}/0"
+        """REDIS_URL, else the local stack's Redis (`rediss://`, TLS only, in secure mode)."""
+        scheme = "rediss" if self.stack_mode == "secure" else "redis"
+        return self.redis_url_env or f"{scheme}://127.0.0.1:{self.redis_port}/0"
+
+    @property
+    def secure_stack_dir(self) -> Path:
+        """The secure local stack's certificates, secrets and data (`vigil stack up --secure`)."""
+        return self.stack_dir / "secure"
 
     def faust_dir(self, app_id: str) -> Path:
-        """Where this worker keeps its table store: VIGIL_FAUST_DIR, else .stack/faust/<app id>."""
-        return Path(self.faust_dir_env) if self.faust_dir_env else self.stack_dir / "faust" / app_id
+        """Where this worker keeps its table store: VIGIL_FAUST_DIR, else .stack/faust/<app id>
+        (.stack/secure/faust/<app id> on the secure local stack: its tables are another cluster's)."""
+        if self.faust_dir_env:
+            return Path(self.faust_dir_env)
+        base = self.secure_stack_dir if self.stack_mode == "secure" else self.stack_dir
+        return base / "faust" / app_id
+
+    def services_beyond_loopback(self) -> list[str]:
+        """The settings that take vigil beyond this machine: a listener bound to a non-loopback
+        address, or Kafka / Redis on another host (each named with its value)."""
+        found = []
+        if not is_loopback(self.bind):
+            found.append(f"VIGIL_BIND={self.bind}")
+        hosts = [h.strip().rpartition(":")[0] for h in self.kafka_bootstrap.split(",") if h.strip()]
+        if not all(map(is_loopback, hosts)):
+            found.append(f"KAFKA_BOOTSTRAP={self.kafka_bootstrap}")
+        redis_host = urlsplit(self.redis_url).hostname or "127.0.0.1"
+        if not is_loopback(redis_host):
+            found.append(f"REDIS_URL={display_url(self.redis_url)}")
+        return found
 
     @property
     def topics(self) -> Topics:
@@ -88,3 +136,48 @@ def redis_prefix(settings: Settings) -> str:
 def app_id_for(settings: Settings) -> str:
     """The worker's Faust app id (its consumer group, table and changelog names)."""
     return settings.app_id + (f"-{settings.topic_prefix.strip('.')}" if settings.topic_prefix else "")
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or `localhost`; anything else (0.0.0.0 included) reaches beyond this machine."""
+    host = host.strip().strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def display_url(url: str) -> str:
+    """A service URL fit for logs and messages: any password in it replaced by `***`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def validate_security(settings: Settings) -> list[str]:
+    """What is wrong with the security settings, one line each naming the setting to fix."""
+    problems = []
+    if settings.stack_mode not in STACK_MODES:
+        problems.append(f"VIGIL_STACK_MODE={settings.stack_mode!r}: use one of {', '.join(STACK_MODES)}")
+    if settings.kafka_security not in KAFKA_SECURITY:
+        problems.append(f"VIGIL_KAFKA_SECURITY={settings.kafka_security!r}: use one of {', '.join(KAFKA_SECURITY)}")
+    elif settings.kafka_security == "sasl_ssl":
+        if settings.kafka_sasl_mechanism not in SASL_MECHANISMS:
+            problems.append(f"VIGIL_KAFKA_SASL_MECHANISM={settings.kafka_sasl_mechanism!r}: use one of "
+                            f"{', '.join(SASL_MECHANISMS)}")
+        if not settings.kafka_user:
+            problems.append("VIGIL_KAFKA_SECURITY=sasl_ssl needs VIGIL_KAFKA_USER")
+        if not settings.kafka_password_file:
+            problems.append("VIGIL_KAFKA_SECURITY=sasl_ssl needs VIGIL_KAFKA_PASSWORD_FILE (a password file)")
+    scheme = urlsplit(settings.redis_url).scheme
+    if scheme not in ("redis", "rediss", "unix"):
+        problems.append(f"REDIS_URL: scheme {scheme!r} is not redis:// or rediss://")
+    if settings.redis_ca_file and scheme != "rediss":
+        problems.append(f"VIGIL_REDIS_CA_FILE is set but REDIS_URL is {scheme}:// (no TLS): use rediss://")
+    return problems

@@ -7,6 +7,7 @@ formatter masks anything that looks like a phone number in the message and trace
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -15,6 +16,7 @@ import os
 import re
 import sys
 import time
+from pathlib import Path
 
 LEVELS = ("debug", "info", "warning", "error", "critical")
 # chatty libraries and the level they keep unless debugging
@@ -27,11 +29,39 @@ PHONE_LIKE = re.compile(r"(?<![\w.:-])\+?\(?\d(?:[\s().-]{0,2}\d){8,}(?![\w])")
 DECIMAL = re.compile(r"\d+\.\d+")
 
 
+# only on loopback: beyond it a process refuses to start without its own key (streams/preflight.py)
+BUILT_IN_HASH_KEY = "vigil-log-hash"
+
+
+@functools.lru_cache(maxsize=4)
+def _key_from(value: str, path: str) -> bytes:
+    if value:
+        return value.encode()
+    if path:
+        key = Path(path).read_bytes().strip()
+        if not key:
+            raise ValueError(f"VIGIL_LOG_HASH_KEY_FILE {path} is empty")
+        return key
+    return BUILT_IN_HASH_KEY.encode()
+
+
+def log_hash_key_setting() -> str | None:
+    """Which setting gives the log hash key (None: the built-in default)."""
+    if os.environ.get("VIGIL_LOG_HASH_KEY"):
+        return "VIGIL_LOG_HASH_KEY"
+    return "VIGIL_LOG_HASH_KEY_FILE" if os.environ.get("VIGIL_LOG_HASH_KEY_FILE") else None
+
+
+def log_hash_key() -> bytes:
+    """The HMAC key of `hashed`: VIGIL_LOG_HASH_KEY, else the file VIGIL_LOG_HASH_KEY_FILE names,
+    else the built-in default (which is fine on loopback only)."""
+    return _key_from(os.environ.get("VIGIL_LOG_HASH_KEY", ""), os.environ.get("VIGIL_LOG_HASH_KEY_FILE", ""))
+
+
 def hashed(value: str) -> str:
-    """A stable, keyed digest of an identifier (HMAC-SHA256, key VIGIL_LOG_HASH_KEY): logs can be
-    joined on it without holding the phone number or e-mail itself."""
-    key = (os.environ.get("VIGIL_LOG_HASH_KEY") or "vigil-log-hash").encode()
-    return "h:" + hmac.new(key, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:16]
+    """A stable, keyed digest of an identifier (HMAC-SHA256, key from `log_hash_key`): logs can
+    be joined on it without holding the phone number or e-mail itself."""
+    return "h:" + hmac.new(log_hash_key(), value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:16]
 
 
 def redact(text: str) -> str:

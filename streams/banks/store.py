@@ -213,12 +213,13 @@ def load_bank_file(path: str) -> BankSet:
 
 
 def _store() -> BankStore:
+    from streams.clients import redis_client
     from streams.config import load_settings, redis_prefix
     from streams.stack.launcher import ensure_stack
 
     settings = load_settings()
     ensure_stack(settings)
-    return BankStore(redis.Redis.from_url(settings.redis_url), redis_prefix(settings))
+    return BankStore(redis_client(settings), redis_prefix(settings))
 
 
 def _cmd_bank(args) -> int:

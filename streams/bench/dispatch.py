@@ -109,10 +109,9 @@ async def _baseline(url: str, secret: str, n: int, rate: float, out: Path) -> li
 
 async def _through_vigil(settings, n: int, rate: float, out: Path,
                          on_warm=lambda: None) -> list[float]:
-    from aiokafka import AIOKafkaProducer
+    from streams.clients import aio_producer
 
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
-                                linger_ms=0)
+    producer = aio_producer(settings, acks="all", linger_ms=0)
     await producer.start()
     try:
         async def send_one(i: int, tag: str) -> tuple[str, float]:

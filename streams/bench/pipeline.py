@@ -296,12 +296,14 @@ class TopicReader(threading.Thread):
         self.error: str | None = None
 
     def run(self) -> None:
-        from kafka import KafkaConsumer, TopicPartition
+        from kafka import TopicPartition
+
+        from streams.clients import kafka_consumer
 
         try:
-            consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
-                                     max_partition_fetch_bytes=16 * 1024 * 1024,
-                                     fetch_max_bytes=64 * 1024 * 1024)
+            consumer = kafka_consumer(bootstrap=self.bootstrap, enable_auto_commit=False,
+                                      max_partition_fetch_bytes=16 * 1024 * 1024,
+                                      fetch_max_bytes=64 * 1024 * 1024)
             tps = [TopicPartition(self.topic, p)
                    for p in sorted(consumer.partitions_for_topic(self.topic) or ())]
             consumer.assign(tps)
@@ -434,9 +436,8 @@ def _wait(what: str, check, timeout_s: float, procs: list[Proc], tmp: Path) -> N
 
 def stream_run(spec: RunSpec, tmp: Path) -> dict:
     """Start the services for one run, push warm-up then measured ads, collect the figures."""
-    from kafka import KafkaAdminClient, KafkaConsumer
-
     from streams.broker.topics import delete_prefixed_topics, ensure_topics
+    from streams.clients import kafka_admin, kafka_consumer
     from streams.config import app_id_for, load_settings
     from streams.dispatch.webhooks import new_secret
 
@@ -453,8 +454,8 @@ def stream_run(spec: RunSpec, tmp: Path) -> dict:
     run_dir.mkdir()
     procs: list[Proc] = []
     readers: list[TopicReader] = []
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=10000)
-    probe = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    admin = kafka_admin(settings, request_timeout_ms=10000)
+    probe = kafka_consumer(settings=settings, enable_auto_commit=False)
     try:
         sink_out = run_dir / "received.jsonl"
         sink = _spawn(["streams.cli", "webhook-sink", "--port", "0", "--secret-env", SECRET_ENV,
@@ -604,12 +605,11 @@ def stream_run(spec: RunSpec, tmp: Path) -> dict:
 
 def _clear_redis(settings, prefix: str) -> None:
     """Drop this run's Redis keys (link state, templates, suppression, delivery marks)."""
-    import redis
-
+    from streams.clients import redis_client
     from streams.config import redis_prefix
 
     with contextlib.suppress(Exception):
-        client = redis.Redis.from_url(settings.redis_url)
+        client = redis_client(settings)
         for pattern in (f"{redis_prefix(settings)}*", f"*{prefix}*"):
             keys = list(client.scan_iter(match=pattern, count=5000))
             for i in range(0, len(keys), 1000):

@@ -1,5 +1,6 @@
 """Small Kafka utilities for evaluation and tests: read a topic until a condition holds, produce a
-batch, run a worker in a subprocess."""
+batch, run a worker in a subprocess. Clients take the address given and TLS and credentials from
+the environment's settings (streams/clients.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
-from kafka import KafkaConsumer, KafkaProducer
-
+from streams.clients import kafka_consumer, kafka_producer
 from streams.processes import stop_process_group
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,8 +26,8 @@ def read_topic(bootstrap: str, topic: str, *, until: Callable[[list[dict]], bool
                abort_if: Callable[[], str | None] | None = None) -> list[dict]:
     """Every JSON record on `topic` from the start, until `until(records)` or the time-out.
     `abort_if()` returning a message stops early with RuntimeError (e.g. the worker died)."""
-    consumer = KafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=f"test-{uuid.uuid4().hex}",
+    consumer = kafka_consumer(
+        topic, bootstrap=bootstrap, group_id=f"test-{uuid.uuid4().hex}",
         auto_offset_reset="earliest", enable_auto_commit=False,
     )
     records: list[dict] = []
@@ -53,8 +53,7 @@ def read_topic(bootstrap: str, topic: str, *, until: Callable[[list[dict]], bool
 
 
 def produce(bootstrap: str, topic: str, items: list[tuple[bytes | None, bytes]]) -> None:
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all",
-                             max_request_size=12 * 1024 * 1024)
+    producer = kafka_producer(bootstrap=bootstrap, acks="all", max_request_size=12 * 1024 * 1024)
     for key, value in items:
         producer.send(topic, key=key, value=value)
     producer.flush()

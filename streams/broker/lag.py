@@ -13,6 +13,7 @@ import threading
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from streams import metrics
+from streams.clients import kafka_admin, kafka_consumer
 from streams.config import Settings
 
 log = logging.getLogger(__name__)
@@ -63,10 +64,8 @@ class LagProbe:
         while not self._stop.is_set():
             try:
                 if admin is None:
-                    admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap,
-                                             request_timeout_ms=10000)
-                    consumer = KafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap,
-                                             enable_auto_commit=False)
+                    admin = kafka_admin(self.settings, request_timeout_ms=10000)
+                    consumer = kafka_consumer(settings=self.settings, enable_auto_commit=False)
                 self.probe_once(admin, consumer)
             except Exception as exc:  # noqa: BLE001 - a broker hiccup must not kill the probe
                 metrics.LAG_ERRORS.inc()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from streams.clients import kafka_admin
 from streams.config import Settings
 
 log = logging.getLogger(__name__)
@@ -20,7 +20,7 @@ def ensure_topics(settings: Settings) -> list[str]:
     """Create any missing vigil topic; returns the names created."""
     topics = settings.topics
     wanted = {getattr(topics, name): name for name in topics.__dataclass_fields__}
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=10000)
+    admin = kafka_admin(settings, request_timeout_ms=10000)
     try:
         existing = set(admin.list_topics())
         missing = []
@@ -43,10 +43,11 @@ def ensure_topics(settings: Settings) -> list[str]:
 
 def delete_prefixed_topics(bootstrap: str, *prefixes: str) -> list[str]:
     """Delete every topic whose name starts with one of `prefixes` (a test's or an eval run's
-    own topics, and its Faust app's changelog topics); returns the names deleted."""
+    own topics, and its Faust app's changelog topics); returns the names deleted. TLS and
+    credentials come from the environment's settings."""
     if not prefixes or not all(prefixes):
         raise ValueError("refusing to delete topics without a prefix")
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    admin = kafka_admin(bootstrap=bootstrap, request_timeout_ms=10000)
     try:
         doomed = sorted(t for t in admin.list_topics() if t.startswith(prefixes))
         if doomed:

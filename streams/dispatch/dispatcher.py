@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import redis.asyncio as aioredis
 import yaml
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import ConsumerRebalanceListener, TopicPartition
 from prometheus_client import Counter, Gauge, Histogram
 
 from detectors.alerts.routing import (
@@ -63,6 +63,7 @@ from detectors.alerts.routing import (
 )
 from detectors.deadletter import dead_letter
 from detectors.scoring.scorer import SEVERITIES
+from streams.clients import aio_consumer, aio_producer, async_redis_client
 from streams.config import Settings, load_settings
 from streams.dispatch.webhooks import load_secret, sign
 from streams.errors import CliError
@@ -388,13 +389,12 @@ class Dispatcher:
     # ------------------------------------------------------------ lifecycle
 
     async def run(self) -> None:
-        self.redis = aioredis.Redis.from_url(self.settings.redis_url)
+        self.redis = async_redis_client(self.settings)
         self.state = DeliveryState(self.redis, f"vigil:{self.settings.topic_prefix}dispatch:")
         self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256))
-        self.producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap,
-                                         acks="all", enable_idempotence=True)
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap, group_id=self.group_id,
+        self.producer = aio_producer(self.settings, acks="all", enable_idempotence=True)
+        self.consumer = aio_consumer(
+            settings=self.settings, group_id=self.group_id,
             enable_auto_commit=False, auto_offset_reset="earliest",
             session_timeout_ms=10000, heartbeat_interval_ms=2000,
             fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
@@ -934,7 +934,7 @@ def _parse_alert(raw: bytes | None) -> dict:
 
 
 async def _status(settings: Settings, config: DispatchConfig) -> list[str]:
-    redis = aioredis.Redis.from_url(settings.redis_url)
+    redis = async_redis_client(settings)
     state = DeliveryState(redis, f"vigil:{settings.topic_prefix}dispatch:")
     try:
         lines = []
@@ -948,7 +948,7 @@ async def _status(settings: Settings, config: DispatchConfig) -> list[str]:
 
 
 async def _reenable(settings: Settings, name: str) -> bool:
-    redis = aioredis.Redis.from_url(settings.redis_url)
+    redis = async_redis_client(settings)
     try:
         return await DeliveryState(redis, f"vigil:{settings.topic_prefix}dispatch:").enable(name)
     finally:
@@ -959,6 +959,7 @@ def _cmd_dispatch(args) -> int:
     import signal
 
     from streams.broker.topics import ensure_topics
+    from streams.preflight import preflight
 
     settings = load_settings()
     if not args.config:
@@ -968,6 +969,8 @@ def _cmd_dispatch(args) -> int:
     for name in filter(None, [args.reenable, args.destination]):
         if name not in names:
             raise CliError(f"no destination named {name!r} in {args.config}")
+    # one clear line per unusable service or setting, before anything connects
+    preflight(settings, kafka=not (args.status or args.reenable))
     if args.status:
         print("\n".join(asyncio.run(_status(settings, config))))
         return 0

@@ -58,10 +58,9 @@ def _cached_enrich(enrich, cache: dict):
 
 def score_stream(ads: list[dict], *, timeout_s: float, bank_entries=None) -> list[dict]:
     """Feed the corpus through a real worker on a fresh topic prefix; the scored records."""
-    import redis
-
     from streams.broker.kafkaio import produce, read_topic, running_worker, worker_death
     from streams.broker.topics import ensure_topics
+    from streams.clients import redis_client
     from streams.config import load_settings, redis_prefix
     from streams.scoring.linkstore import RedisLinkStore
     from streams.stack.launcher import ensure_stack
@@ -74,7 +73,7 @@ def score_stream(ads: list[dict], *, timeout_s: float, bank_entries=None) -> lis
     settings = load_settings()
     ensure_stack(settings)
     ensure_topics(settings)
-    client = redis.Redis.from_url(settings.redis_url)
+    client = redis_client(settings)
     if bank_entries:
         from streams.banks.store import BankStore
 

@@ -15,14 +15,15 @@ from collections.abc import Iterable
 from kafka import KafkaProducer
 
 from streams import metrics
+from streams.clients import kafka_producer
 from streams.config import Settings
 from streams.errors import CliError
 from streams.jsonlines import read_lines
 
 
 def make_producer(settings: Settings) -> KafkaProducer:
-    return KafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
+    return kafka_producer(
+        settings,
         acks="all",
         enable_idempotence=True,
         linger_ms=5,

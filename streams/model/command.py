@@ -55,11 +55,12 @@ def load_ads(path: str, what: str) -> list[dict]:
 def _topic_feedback() -> list[dict]:
     from streams.config import load_settings
     from streams.model.feedback import alert_ads, read_feedback, with_ad_ids
-    from streams.stack.launcher import kafka_healthy
+    from streams.preflight import kafka_problem
 
     settings = load_settings()
-    if not kafka_healthy(settings.kafka_bootstrap):
-        raise CliError(f"--feedback-topic: no Kafka broker at {settings.kafka_bootstrap}")
+    problem = kafka_problem(settings)
+    if problem:
+        raise CliError(f"--feedback-topic: {problem}")
     records = read_feedback(settings)
     if any(not r.get("ad_id") for r in records):
         records = with_ad_ids(records, alert_ads(settings))

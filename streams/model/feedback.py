@@ -16,10 +16,11 @@ import time
 from collections.abc import Iterator
 
 import jsonschema
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import TopicPartition
 from kafka.errors import KafkaError
 
 from schemas import load_schema
+from streams.clients import kafka_consumer, kafka_producer
 from streams.config import Settings, load_settings
 from streams.errors import CliError
 
@@ -42,8 +43,7 @@ def feedback_record(alert_id: str, label: bool, *, note: str | None = None,
 def send_feedback(settings: Settings, record: dict, timeout_s: float = 30.0) -> str:
     """Produce one record (acks=all, waited for); returns its key."""
     key = record["alert_id"]
-    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
-                             retries=5, request_timeout_ms=int(timeout_s * 1000))
+    producer = kafka_producer(settings, acks="all", retries=5, request_timeout_ms=int(timeout_s * 1000))
     try:
         producer.send(settings.topics.feedback, key=key.encode(),
                       value=json.dumps(record).encode()).get(timeout=timeout_s)
@@ -57,9 +57,8 @@ def read_topic_to_end(bootstrap: str, topic: str, timeout_s: float = 30.0) -> It
 
     Partitions are assigned, not joined through a consumer group: nothing is committed and no
     group rebalance delays the read. A topic that does not exist yields nothing."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                             group_id=None, auto_offset_reset="earliest",
-                             request_timeout_ms=int(timeout_s * 1000) + 1000)
+    consumer = kafka_consumer(bootstrap=bootstrap, enable_auto_commit=False, group_id=None,
+                              auto_offset_reset="earliest", request_timeout_ms=int(timeout_s * 1000) + 1000)
     try:
         partitions = consumer.partitions_for_topic(topic)
         if not partitions:
@@ -148,7 +147,7 @@ def parse_label(text: str) -> bool:
 
 def _cmd_feedback(args) -> int:
     from streams.broker.topics import ensure_topics
-    from streams.stack.launcher import kafka_healthy
+    from streams.preflight import kafka_problem
 
     settings = load_settings()
     try:
@@ -158,8 +157,9 @@ def _cmd_feedback(args) -> int:
         where = ".".join(map(str, exc.absolute_path)) or "record"
         raise CliError(f"not a valid feedback record: {where} fails {exc.validator} "
                        f"{exc.validator_value}") from exc
-    if not kafka_healthy(settings.kafka_bootstrap):
-        raise CliError(f"no Kafka broker at {settings.kafka_bootstrap} (start one: vigil stack up)")
+    problem = kafka_problem(settings)
+    if problem:
+        raise CliError(f"feedback not recorded: {problem}")
     try:
         ensure_topics(settings)
         key = send_feedback(settings, record)

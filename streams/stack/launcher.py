@@ -1,8 +1,10 @@
 """The local stack: a real single-node Apache Kafka broker (KRaft) and Redis, on loopback.
 
-`vigil stack up | down | status`. Kafka's jars are resolved from Maven Central by
+`vigil stack up [--secure] | down | status`. Kafka's jars are resolved from Maven Central by
 `deploy/kafka/pom.xml`, storage is formatted on first start, and all data, logs and pid files
 live under `.stack/`. Set `KAFKA_BOOTSTRAP` / `REDIS_URL` to use existing services instead.
+In secure mode (`--secure`, or VIGIL_STACK_MODE=secure) Kafka speaks SASL_SSL and Redis TLS
+with ACL users, from certificates and secrets under `.stack/secure/` (streams/stack/secure.py).
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ import socket
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from streams.config import REPO_ROOT, Settings, load_settings
+from streams.config import REPO_ROOT, STACK_MODES, Settings, display_url, load_settings
 from streams.errors import CliError
+from streams.preflight import kafka_problem, preflight, redis_problem
+from streams.stack import secure
 
 log = logging.getLogger(__name__)
 
@@ -162,23 +166,26 @@ def _tail(path: Path, lines: int = 15) -> str:
 # ---------------------------------------------------------------- Redis
 
 
-def redis_healthy(url: str) -> bool:
-    import redis
+def redis_healthy(url: str, settings: Settings | None = None) -> bool:
+    """Redis answers at `url` with the user, password and CA of `settings` (default: this
+    process's)."""
+    return redis_problem(replace(settings or load_settings(), redis_url_env=url), timeout_s=1) is None
 
-    try:
-        return bool(redis.Redis.from_url(url, socket_timeout=1).ping())
-    except Exception:  # noqa: BLE001 - any failure means "not yet"
-        return False
+
+def _redis_home(settings: Settings) -> Path:
+    return secure.secure_stack(settings).redis_home if settings.stack_mode == "secure" else settings.stack_dir / "redis"
 
 
 def start_redis(settings: Settings) -> None:
     if settings.external_redis:
-        if not redis_healthy(settings.redis_url):
-            raise StackError(f"REDIS_URL is set but Redis does not answer there ({settings.redis_url})")
+        problem = redis_problem(settings)
+        if problem:
+            raise StackError(problem)
         return
-    home = settings.stack_dir / "redis"
+    local = secure.client_settings(settings)
+    home = _redis_home(settings)
     pid_file = home / "redis.pid"
-    if _pid_alive(pid_file) and redis_healthy(settings.redis_url):
+    if _pid_alive(pid_file) and redis_problem(local, timeout_s=1) is None:
         return
     if _port_open(settings.redis_port):
         raise StackError(
@@ -186,6 +193,11 @@ def start_redis(settings: Settings) -> None:
         )
     server = _require("redis-server", "Redis: apt-get install -y redis-server")
     home.mkdir(parents=True, exist_ok=True)
+    if settings.stack_mode == "secure":
+        # TLS only, ACL users; passwords in a 0600 config file, not on the command line
+        _spawn([server, str(secure.write_redis_config(settings))], home / "redis.log", pid_file, home)
+        _wait_until(lambda: redis_problem(local, timeout_s=1) is None, "Redis", 20, home / "redis.log", pid_file)
+        return
     cmd = [
         server,
         "--bind", "127.0.0.1",
@@ -198,18 +210,18 @@ def start_redis(settings: Settings) -> None:
         "--daemonize", "no",
     ]
     _spawn(cmd, home / "redis.log", pid_file, home)
-    _wait_until(lambda: redis_healthy(settings.redis_url), "Redis", 20, home / "redis.log", pid_file)
+    _wait_until(lambda: redis_problem(local, timeout_s=1) is None, "Redis", 20, home / "redis.log", pid_file)
 
 
 # ---------------------------------------------------------------- Kafka
 
 
 def _kafka_home(settings: Settings) -> Path:
-    return settings.stack_dir / "kafka"
+    return secure.secure_stack(settings).kafka_home if settings.stack_mode == "secure" else settings.stack_dir / "kafka"
 
 
 def _resolve_kafka_jars(settings: Settings) -> Path:
-    libs = _kafka_home(settings) / "libs"
+    libs = settings.stack_dir / "kafka" / "libs"  # one copy for both modes
     if libs.is_dir() and any(libs.glob("kafka_2.13-*.jar")):
         return libs
     mvn = _require("mvn", "Maven: apt-get install -y maven (needs Maven Central reachable)")
@@ -227,18 +239,28 @@ def _resolve_kafka_jars(settings: Settings) -> Path:
     return libs
 
 
-def _server_properties(settings: Settings, data_dir: Path) -> str:
+def _listener_lines(settings: Settings) -> list[str]:
+    if settings.stack_mode == "secure":
+        return secure.kafka_listener_lines(settings)
     kp, cp = settings.kafka_port, settings.controller_port
-    return "\n".join([
-        "# written by `vigil stack up`",
-        "process.roles=broker,controller",
-        "node.id=1",
-        f"controller.quorum.bootstrap.servers=127.0.0.1:{cp}",
+    return [
         f"listeners=PLAINTEXT://127.0.0.1:{kp},CONTROLLER://127.0.0.1:{cp}",
         f"advertised.listeners=PLAINTEXT://127.0.0.1:{kp},CONTROLLER://127.0.0.1:{cp}",
         "inter.broker.listener.name=PLAINTEXT",
         "controller.listener.names=CONTROLLER",
         "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+    ]
+
+
+def _server_properties(settings: Settings, data_dir: Path) -> str:
+    cp = settings.controller_port
+    return "\n".join([
+        "# written by `vigil stack up`" + (" --secure (holds a password and a key path: mode 0600)"
+                                           if settings.stack_mode == "secure" else ""),
+        "process.roles=broker,controller",
+        "node.id=1",
+        f"controller.quorum.bootstrap.servers=127.0.0.1:{cp}",
+        *_listener_lines(settings),
         f"log.dirs={data_dir}",
         f"num.partitions={settings.partitions}",
         "offsets.topic.replication.factor=1",
@@ -274,35 +296,29 @@ logger.started.level = INFO
 """
 
 
-def kafka_healthy(bootstrap: str) -> bool:
-    from kafka import KafkaAdminClient
-
+def kafka_healthy(bootstrap: str, settings: Settings | None = None) -> bool:
+    """A broker answers at `bootstrap` and takes the security settings of `settings` (default:
+    this process's)."""
     host, _, port = bootstrap.split(",")[0].rpartition(":")
-    if not _port_open(int(port), host or "127.0.0.1"):
+    if not _port_open(int(port), host.strip("[]") or "127.0.0.1"):
         return False
-    try:
-        admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap, request_timeout_ms=3000
-        )
-        try:
-            admin.list_topics()
-        finally:
-            admin.close()
-        return True
-    except Exception:  # noqa: BLE001 - any failure means "not yet"
-        return False
+    return kafka_problem(replace(settings or load_settings(), kafka_bootstrap_env=bootstrap), timeout_s=3) is None
+
+
+def _local_kafka_healthy(settings: Settings) -> bool:
+    local = secure.client_settings(settings)
+    return kafka_healthy(local.kafka_bootstrap, local)
 
 
 def start_kafka(settings: Settings) -> None:
     if settings.external_kafka:
-        if not kafka_healthy(settings.kafka_bootstrap):
-            raise StackError(
-                f"KAFKA_BOOTSTRAP is set but no broker answers there ({settings.kafka_bootstrap})"
-            )
+        problem = kafka_problem(settings)
+        if problem:
+            raise StackError(problem)
         return
     home = _kafka_home(settings)
     pid_file = home / "kafka.pid"
-    if _pid_alive(pid_file) and kafka_healthy(settings.kafka_bootstrap):
+    if _pid_alive(pid_file) and _local_kafka_healthy(settings):
         return
     for port in (settings.kafka_port, settings.controller_port):
         if _port_open(port) and not _pid_alive(pid_file):
@@ -315,6 +331,8 @@ def start_kafka(settings: Settings) -> None:
     props = home / "server.properties"
     log4j = home / "log4j2.properties"
     home.mkdir(parents=True, exist_ok=True)
+    props.touch(mode=0o600)
+    os.chmod(props, 0o600)  # the secure broker's holds a password
     props.write_text(_server_properties(settings, data_dir))
     log4j.write_text(LOG4J2_PROPERTIES)
     classpath = f"{libs}/*"
@@ -322,62 +340,134 @@ def start_kafka(settings: Settings) -> None:
            f"-Dkafka.logs.dir={home}", f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath]
     if not (data_dir / "meta.properties").exists():
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        result = subprocess.run(
-            [*jvm, STORAGE_TOOL_CLASS, "format", "--standalone", "-t", cluster_id,
-             "-c", str(props), "--ignore-formatted"],
-            capture_output=True, text=True, check=False,
-        )
+        tool = [STORAGE_TOOL_CLASS, "format", "--standalone", "-t", cluster_id, "-c", str(props),
+                "--ignore-formatted"]
+        if settings.stack_mode == "secure":
+            # the SCRAM users exist from the first start; their passwords go through a 0600
+            # @argument file, not the command line
+            argfile = secure.write_argument_file(home / "format.args",
+                                                 [*tool, *secure.scram_format_arguments(settings)])
+            tool = [f"@{argfile}"]
+        try:
+            result = subprocess.run([*jvm, *tool], capture_output=True, text=True, check=False)
+        finally:
+            (home / "format.args").unlink(missing_ok=True)
         if result.returncode != 0:
             raise StackError("formatting Kafka storage failed: " + result.stderr.strip()[-500:])
     if _pid_alive(pid_file):  # alive but unhealthy: give it time before starting another
-        _wait_until(lambda: kafka_healthy(settings.kafka_bootstrap), "Kafka", 60,
-                    home / "server.log", pid_file)
+        _wait_until(lambda: _local_kafka_healthy(settings), "Kafka", 60, home / "server.log", pid_file)
         return
     _spawn([*jvm, KAFKA_MAIN_CLASS, str(props)], home / "kafka.out", pid_file, home)
-    _wait_until(lambda: kafka_healthy(settings.kafka_bootstrap), "Kafka", 90,
-                home / "kafka.out", pid_file)
+    _wait_until(lambda: _local_kafka_healthy(settings), "Kafka", 90, home / "kafka.out", pid_file)
 
 
 # ---------------------------------------------------------------- public API
 
 
-def ensure_stack(settings: Settings | None = None) -> StackInfo:
-    """Start Redis and Kafka unless already healthy (idempotent); wait until both answer."""
+def running_mode(settings: Settings) -> str | None:
+    """The mode the local stack in `settings.stack_dir` runs in (None: neither runs)."""
+    for mode in STACK_MODES:
+        other = replace(settings, stack_mode=mode)
+        if _pid_alive(_kafka_home(other) / "kafka.pid") or _pid_alive(_redis_home(other) / "redis.pid"):
+            return mode
+    return None
+
+
+def _refuse_other_mode(settings: Settings) -> None:
+    running = running_mode(settings)
+    if running is None or running == settings.stack_mode:
+        return
+    if running == "secure":
+        env_file = secure.secure_stack(settings).env_file
+        raise StackError(f"the local stack in {settings.stack_dir} runs in secure mode, and this process's "
+                         f"settings are plain: load its settings (set -a; . {env_file}; set +a) or stop it "
+                         f"(vigil stack down)")
+    raise StackError(f"the local stack in {settings.stack_dir} runs in plain mode: stop it first "
+                     f"(vigil stack down), then start it with vigil stack up --secure")
+
+
+def ensure_stack(settings: Settings | None = None, *, check: bool = True) -> StackInfo:
+    """Start Redis and Kafka unless already healthy (idempotent); wait until both answer. With
+    `check`, then make sure this process's own settings work with them (streams/preflight.py:
+    one line per problem, naming the setting)."""
     settings = settings or load_settings()
     started = time.monotonic()
-    warn_if_ephemeral(settings)
+    local = not (settings.external_kafka and settings.external_redis)
+    if local:
+        _refuse_other_mode(settings)
+        warn_if_ephemeral(settings)
+        if settings.stack_mode == "secure":
+            secure.prepare(settings)
+            secure.write_env_file(settings)
     start_redis(settings)
     start_kafka(settings)
-    log.info("stack healthy in %.1f s: kafka=%s redis=%s", time.monotonic() - started,
-             settings.kafka_bootstrap, settings.redis_url)
+    log.info("stack healthy in %.1f s: kafka=%s redis=%s mode=%s", time.monotonic() - started,
+             settings.kafka_bootstrap, display_url(settings.redis_url), settings.stack_mode)
+    if check:
+        preflight(settings)
     return StackInfo(kafka_bootstrap=settings.kafka_bootstrap, redis_url=settings.redis_url)
 
 
 def stop_stack(settings: Settings | None = None) -> list[str]:
-    """Stop what `ensure_stack` started (never external services); returns what was stopped."""
+    """Stop what `ensure_stack` started, in either mode (never external services); returns what
+    was stopped."""
     settings = settings or load_settings()
     stopped = []
-    if not settings.external_kafka and _stop(_kafka_home(settings) / "kafka.pid", "Kafka", 60):
-        stopped.append("kafka")
-    if not settings.external_redis and _stop(settings.stack_dir / "redis" / "redis.pid", "Redis"):
-        stopped.append("redis")
+    for mode in STACK_MODES:
+        each = replace(settings, stack_mode=mode)
+        suffix = " (secure)" if mode == "secure" else ""
+        if not settings.external_kafka and _stop(_kafka_home(each) / "kafka.pid", "Kafka", 60):
+            stopped.append("kafka" + suffix)
+        if not settings.external_redis and _stop(_redis_home(each) / "redis.pid", "Redis"):
+            stopped.append("redis" + suffix)
     return stopped
 
 
+MODE_DESCRIPTIONS = {
+    "plain": "plain (no TLS, no passwords; loopback only)",
+    "secure": f"secure (Kafka SASL_SSL with {secure.SASL_MECHANISM}, Redis TLS with ACL user {secure.APP_USER})",
+}
+
+
 def stack_status(settings: Settings | None = None) -> dict[str, str]:
+    """`mode`, `kafka` and `redis` lines (healthy or down, checked as the local stack's own
+    client), and `settings` when this process's settings do not match the running mode."""
     settings = settings or load_settings()
-    return {
+    mode = running_mode(settings) or settings.stack_mode
+    stack = secure.client_settings(replace(settings, stack_mode=mode))
+    kafka_view = settings if settings.external_kafka else stack
+    redis_view = settings if settings.external_redis else stack
+    status = {
+        "mode": MODE_DESCRIPTIONS[mode] + ("" if running_mode(settings) else ", not running"),
         "kafka": f"{settings.kafka_bootstrap} "
-        + ("healthy" if kafka_healthy(settings.kafka_bootstrap) else "down"),
-        "redis": f"{settings.redis_url} "
-        + ("healthy" if redis_healthy(settings.redis_url) else "down"),
+        + ("healthy" if kafka_healthy(kafka_view.kafka_bootstrap, kafka_view) else "down"),
+        "redis": f"{display_url(redis_view.redis_url)} "
+        + ("healthy" if redis_healthy(redis_view.redis_url, redis_view) else "down"),
     }
+    if mode != settings.stack_mode:
+        status["settings"] = (f"this shell's settings are {settings.stack_mode}: load the secure ones with "
+                              f"set -a; . {secure.secure_stack(settings).env_file}; set +a"
+                              if mode == "secure" else "this shell's settings are secure, the stack is plain")
+    return status
 
 
 def _cmd_stack(args) -> int:
     if args.action == "up":
-        info = ensure_stack()
-        print(f"kafka {info.kafka_bootstrap} healthy\nredis {info.redis_url} healthy")
+        settings = load_settings()
+        if args.secure:
+            settings = replace(settings, stack_mode="secure")
+        info = ensure_stack(settings, check=False)
+        if settings.stack_mode != "secure":
+            print(f"kafka {info.kafka_bootstrap} healthy\nredis {info.redis_url} healthy")
+            return 0
+        env_file = secure.secure_stack(settings).env_file
+        print(f"kafka {info.kafka_bootstrap} healthy (SASL_SSL, {secure.SASL_MECHANISM}, user {secure.APP_USER})\n"
+              f"redis {display_url(info.redis_url)} healthy (TLS only, ACL user {secure.APP_USER}, default user off)\n"
+              f"secure mode: certificates, secrets (0600 files) and data under {settings.secure_stack_dir}\n"
+              f"every vigil process needs these settings (no secret among them, only paths):\n"
+              f"  set -a; . {env_file}; set +a")
+        for name, value in secure.environment(settings).items():
+            print(f"  {name}={value}")
         return 0
     if args.action == "down":
         stopped = stop_stack()
@@ -386,10 +476,13 @@ def _cmd_stack(args) -> int:
     status = stack_status()
     for name, state in status.items():
         print(f"{name} {state}")
-    return 0 if all(s.endswith("healthy") for s in status.values()) else 1
+    return 0 if all(status[s].endswith("healthy") for s in ("kafka", "redis")) else 1
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("stack", help="start/stop the local Kafka (KRaft) broker and Redis")
     p.add_argument("action", choices=["up", "down", "status"])
+    p.add_argument("--secure", action="store_true",
+                   help="with up: Kafka SASL_SSL (SCRAM) and Redis TLS with ACL users, certificates and "
+                        "secrets made on the spot under .stack/secure (same as VIGIL_STACK_MODE=secure)")
     p.set_defaults(func=_cmd_stack)

@@ -22,6 +22,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from detectors.deadletter import dead_letter
 from detectors.validation import Invalid, parse_raw_ad
 from streams import metrics
+from streams.clients import faust_broker_credentials, redis_client
 from streams.config import Settings, Topics, app_id_for, load_settings
 from streams.logs import hashed
 from streams.scoring.runtime import (
@@ -75,6 +76,8 @@ def create_app(settings: Settings | None = None, *, model_path: str | None = Non
     app = faust.App(
         app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
+        # SASL over TLS on a secured broker (tables' changelogs and topic creation included)
+        broker_credentials=faust_broker_credentials(settings),
         store="rocksdb://",
         datadir=str(datadir),
         topic_partitions=partitions,
@@ -115,7 +118,7 @@ def create_app(settings: Settings | None = None, *, model_path: str | None = Non
         if not state:
             # built completely before it is kept: a failure (e.g. a foreign model file) is
             # raised again on the next record, with its own message, instead of half a state
-            client = redis.Redis.from_url(settings.redis_url)
+            client = redis_client(settings)
             pipeline = stream_pipeline(settings, client, model_path=model_path)
             banks = _start_live_banks(settings, client)
             metrics.set_model_info(pipeline.model)
