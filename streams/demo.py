@@ -17,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from streams.config import REPO_ROOT, load_settings
+from streams.config import REPO_ROOT, display_url, load_settings
 from streams.errors import CliError
 
 DEMO_SECRET = "whsec_" + "ZGVtby1vbmx5LXNlY3JldC1ub3QtZm9yLXByb2R1Y3Rpb24="  # demo only
@@ -96,7 +96,7 @@ def run_demo(args) -> int:
 
     os.environ["VIGIL_TOPIC_PREFIX"] = f"demo{int(time.time())}."
     settings = load_settings()
-    was_up = kafka_healthy(settings.kafka_bootstrap) and redis_healthy(settings.redis_url)
+    was_up = kafka_healthy(settings.kafka_bootstrap, settings) and redis_healthy(settings.redis_url, settings)
     workdir = settings.stack_dir / "demo" / settings.topic_prefix.strip(".")
     workdir.mkdir(parents=True, exist_ok=True)
     procs = Processes(workdir)
@@ -108,7 +108,7 @@ def run_demo(args) -> int:
         info = ensure_stack(settings)
         ensure_topics(settings)
         print(f"demo: stack up in {time.monotonic() - t0:.1f} s "
-              f"(kafka {info.kafka_bootstrap}, redis {info.redis_url})", flush=True)
+              f"(kafka {info.kafka_bootstrap}, redis {display_url(info.redis_url)})", flush=True)
         stack_up_wall = time.time()
 
         ads = list(generate_ads(args.ads, seed=args.seed, difficulty="hard", images=True))
@@ -116,11 +116,10 @@ def run_demo(args) -> int:
         feed.write_text("".join(json.dumps(ad) + "\n" for ad in ads))
         bank_dir = workdir / "bank"
         write_bank_manifest(bank_dir, seed=args.seed)
-        import redis as redis_lib
-
+        from streams.clients import redis_client
         from streams.config import redis_prefix
 
-        store = BankStore(redis_lib.Redis.from_url(settings.redis_url), prefix=redis_prefix(settings))
+        store = BankStore(redis_client(settings), prefix=redis_prefix(settings))
         added = store.add_from_path("missing_children", bank_dir)
         print(f"demo: {len(ads)} synthetic ads; missing_children bank loaded ({added} entries)",
               flush=True)
@@ -143,7 +142,7 @@ def run_demo(args) -> int:
         print_metrics_urls(settings)
         tail = threading.Thread(target=_tail_alerts, args=(sink_out, received, stop), daemon=True)
         tail.start()
-        _post_feed(f"http://127.0.0.1:{settings.ingest_port}/ads", ads, procs)
+        _post_feed(f"http://127.0.0.1:{settings.ingest_port}/ads", ads, procs, _ingest_token(settings))
 
         wanted = {ad["ad_id"] for ad in ads}
         scored: set[str] = set()
@@ -202,17 +201,29 @@ def print_metrics_urls(settings, check: bool = False) -> None:
               flush=True)
 
 
-def _post_feed(url: str, ads: list[dict], procs: Processes, batch: int = 50) -> None:
+def _ingest_token(settings) -> str | None:
+    """The first bearer token of VIGIL_INGEST_TOKENS_FILE, if the ingest endpoint requires one."""
+    from streams.ingest.auth import ingest_tokens
+
+    tokens = ingest_tokens(settings)
+    return tokens.first() if tokens else None
+
+
+def _post_feed(url: str, ads: list[dict], procs: Processes, token: str | None = None, batch: int = 50) -> None:
     """Send the feed through the HTTP ingest, as a producer would (waits for it to listen)."""
     import urllib.error
     import urllib.request
+
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
 
     deadline = time.monotonic() + 60
     for i in range(0, len(ads), batch):
         body = json.dumps([{k: v for k, v in ad.items() if k != "ground_truth"}
                            for ad in ads[i:i + batch]]).encode()
         while True:
-            request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+            request = urllib.request.Request(url, data=body, headers=headers)
             try:
                 with urllib.request.urlopen(request, timeout=30):
                     break

@@ -23,6 +23,9 @@ ADS_INGESTED = Counter("vigil_ads_ingested_total", "Records produced onto ads.ra
                        ["source"])
 ADS_REJECTED = Counter("vigil_ads_rejected_total",
                        "Records the HTTP endpoint refused (400), by error code", ["error_code"])
+ADS_UNAUTHORIZED = Counter("vigil_ingest_unauthorized_total",
+                           "POST /ads requests refused (401) for a missing or invalid bearer token",
+                           ["reason"])
 ADS_CONSUMED = Counter("vigil_ads_consumed_total", "Records read from ads.raw")
 ADS_VALIDATED = Counter("vigil_ads_validated_total", "Records that passed validation")
 ADS_SCORED = Counter("vigil_ads_scored_total", "Ads scored, by severity", ["severity"])

@@ -10,6 +10,7 @@ import time
 from streams import metrics
 from streams.config import load_settings
 from streams.errors import CliError
+from streams.ingest.auth import ingest_tokens
 from streams.ingest.http import make_http_server
 from streams.ingest.producer import ingest_file, make_producer
 
@@ -21,13 +22,17 @@ def _cmd_ingest(args) -> int:
     from streams.stack.launcher import ensure_stack
 
     settings = load_settings()
+    # beyond loopback without tokens: refuse before touching any service
+    tokens = ingest_tokens(settings) if args.http else None
     ensure_stack(settings)
     ensure_topics(settings)
     if args.http:
         producer = make_producer(settings)
-        server = make_http_server(settings, producer, args.port)
+        server = make_http_server(settings, producer, args.port, tokens)
         where = f"http://{metrics.bind_address()}:{args.port}"
-        log.info("ingest: POST ads to %s/ads; metrics at %s/metrics", where, where)
+        log.info("ingest: POST ads to %s/ads (%s); metrics at %s/metrics", where,
+                 f"bearer token required, {len(tokens)} accepted" if tokens else "no token required on loopback",
+                 where)
         try:
             server.serve_forever()
         finally:
