@@ -15,6 +15,7 @@ from streams.logs import LEVELS, setup_logging
 
 COMMAND_MODULES = [
     "streams.stack.launcher",
+    "streams.stack.secure",
     "streams.worker.command",
     "streams.ingest.command",
     "streams.scoring.batch",

@@ -62,11 +62,14 @@ def read_secret(setting: str, path: str) -> str:
 
 
 def _warn_if_world_readable(setting: str, path: str) -> None:
+    """A secret others may read: warned about once (not refused: a mounted secret's mode is not
+    always the reader's to choose). A file in a folder others cannot enter is safe as it is."""
     try:
         mode = os.stat(path).st_mode
+        folder_mode = os.stat(os.path.dirname(os.path.abspath(path))).st_mode
     except OSError:
         return
-    if mode & (stat.S_IROTH | stat.S_IWOTH) and path not in _warned_readable:
+    if mode & (stat.S_IROTH | stat.S_IWOTH) and folder_mode & stat.S_IXOTH and path not in _warned_readable:
         _warned_readable.add(path)
         log.warning("%s=%s can be read by every user of this machine (mode %o): chmod 600 it",
                     setting, path, stat.S_IMODE(mode))

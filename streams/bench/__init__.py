@@ -14,6 +14,7 @@ BENCHMARKS = [
     "streams.bench.dispatch",
     "streams.bench.images",
     "streams.bench.pipeline",
+    "streams.bench.links",
 ]
 
 

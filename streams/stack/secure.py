@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from streams.config import Settings
+from streams.errors import CliError
 from streams.stack.certs import CertificateFiles, days_left, make_certificates
 
 ADMIN_USER = "vigil-admin"
@@ -70,11 +71,19 @@ def secure_stack(settings: Settings) -> SecureStack:
     return SecureStack(settings.secure_stack_dir)
 
 
-def _write_private(path: Path, text: str) -> None:
+def _write_private(path: Path, text: str, mode: int = 0o600) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(text)
-    os.chmod(path, 0o600)
+    os.chmod(path, mode)
+
+
+def _new_secret() -> str:
+    # URL-safe characters only: no quoting needed in JAAS, SCRAM arguments, redis.conf or ACL files
+    return secrets.token_urlsafe(32) + "\n"
+
+
+TOKENS_HEADER = "# bearer tokens for POST /ads, one per line (add the new one, then drop the old)\n"
 
 
 def prepare(settings: Settings) -> SecureStack:
@@ -91,12 +100,9 @@ def prepare(settings: Settings) -> SecureStack:
         _write_private(stack.keystore, stack.tls.server_key.read_text() + stack.tls.server.read_text())
     for name in SECRETS:
         if not stack.secret(name).exists():
-            # URL-safe characters only: no quoting needed in JAAS, SCRAM arguments or redis.conf
-            _write_private(stack.secret(name), secrets.token_urlsafe(32) + "\n")
+            _write_private(stack.secret(name), _new_secret())
     if not stack.secret("ingest-tokens").exists():
-        _write_private(stack.secret("ingest-tokens"),
-                       "# bearer tokens for POST /ads, one per line (add the new one, then drop the old)\n"
-                       + secrets.token_urlsafe(32) + "\n")
+        _write_private(stack.secret("ingest-tokens"), TOKENS_HEADER + _new_secret())
     return stack
 
 
@@ -206,6 +212,13 @@ def write_argument_file(path: Path, arguments: list[str]) -> Path:
 # ---------------------------------------------------------------- Redis
 
 
+def redis_acl_lines(admin_password: str, app_password: str) -> list[str]:
+    """The users of a secure Redis: default off, an admin, and the app user vigil runs as."""
+    return ["user default off resetpass resetkeys resetchannels -@all",
+            f"user {ADMIN_USER} on >{admin_password} ~* &* +@all",
+            f"user {APP_USER} on >{app_password} {REDIS_APP_RULES}"]
+
+
 def redis_config(settings: Settings) -> str:
     """redis.conf of the secure Redis: TLS only, default user off, an admin and an app user."""
     stack = secure_stack(settings)
@@ -226,9 +239,7 @@ def redis_config(settings: Settings) -> str:
         "appendfsync everysec",
         'save ""',
         "daemonize no",
-        "user default off resetpass resetkeys resetchannels -@all",
-        f"user {ADMIN_USER} on >{_secret(stack, 'redis-admin.password')} ~* &* +@all",
-        f"user {APP_USER} on >{_secret(stack, 'redis-app.password')} {REDIS_APP_RULES}",
+        *redis_acl_lines(_secret(stack, "redis-admin.password"), _secret(stack, "redis-app.password")),
         "",
     ])
 
@@ -237,3 +248,63 @@ def write_redis_config(settings: Settings) -> Path:
     path = secure_stack(settings).redis_home / "redis.conf"
     _write_private(path, redis_config(settings))
     return path
+
+
+# ---------------------------------------------------------------- material for a deployment
+
+
+def write_deployment_secrets(folder: Path, hosts: tuple[str, ...], *, shared_mode: int = 0o600) -> list[Path]:
+    """The material of a secured deployment in one folder (0700): a CA and a server certificate
+    for `hosts` (Kafka's PEM keystore beside them), passwords of the Kafka and Redis admin and app
+    users, Redis's ACL file, ingest tokens and the log hash key. Files already there are kept.
+    `shared_mode` is the mode of the files services read (0644 where containers run as users
+    other than the folder's owner: the 0700 folder keeps the host's other users out); the CA's
+    key stays 0600. Returns the files written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    written: list[Path] = []
+    tls = CertificateFiles.under(folder)
+    if not tls.exist():
+        make_certificates(folder, names=hosts)
+        os.chmod(tls.server_key, shared_mode)  # Redis reads it; the CA's key stays 0600
+        written += [tls.ca, tls.ca_key, tls.server, tls.server_key]
+    keystore = folder / "kafka-keystore.pem"
+    if not keystore.exists():
+        _write_private(keystore, tls.server_key.read_text() + tls.server.read_text(), shared_mode)
+        written.append(keystore)
+    for name in ("kafka-admin.password", "kafka-app.password", "redis-admin.password", "redis-app.password",
+                 "log-hash-key"):
+        if not (folder / name).exists():
+            _write_private(folder / name, _new_secret(), shared_mode)
+            written.append(folder / name)
+    if not (folder / "ingest-tokens").exists():
+        _write_private(folder / "ingest-tokens", TOKENS_HEADER + _new_secret(), shared_mode)
+        written.append(folder / "ingest-tokens")
+    acl = folder / "redis-users.acl"
+    if not acl.exists():
+        lines = redis_acl_lines((folder / "redis-admin.password").read_text().strip(),
+                                (folder / "redis-app.password").read_text().strip())
+        _write_private(acl, "\n".join(lines) + "\n", shared_mode)
+        written.append(acl)
+    return written
+
+
+def _cmd_secrets(args) -> int:
+    hosts = tuple(h.strip() for h in args.hosts.split(",") if h.strip())
+    if not hosts:
+        raise CliError("--hosts: give the names clients use to reach Kafka and Redis, e.g. kafka,redis")
+    written = write_deployment_secrets(Path(args.folder), hosts, shared_mode=0o644 if args.containers else 0o600)
+    for path in written:
+        print(f"wrote {path}")
+    print(f"{len(written)} files written, the others kept; certificate for {', '.join(hosts)}")
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("secrets", help="make the certificates, passwords and tokens of a secured deployment")
+    p.add_argument("folder", help="where to write them (made 0700), e.g. deploy/secrets")
+    p.add_argument("--hosts", default="kafka,redis,localhost,127.0.0.1",
+                   help="names on the server certificate (default: %(default)s)")
+    p.add_argument("--containers", action="store_true",
+                   help="files services read get mode 0644 (containers run as other users); the folder stays 0700")
+    p.set_defaults(func=_cmd_secrets)

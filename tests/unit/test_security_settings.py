@@ -107,14 +107,25 @@ def test_an_empty_or_unreadable_secret_and_a_ca_that_is_no_certificate_are_named
 
 def test_a_secret_file_others_can_read_is_warned_about_once(monkeypatch, tmp_path, certs, caplog):
     sasl_env(monkeypatch, tmp_path, certs)
-    loose = secret_file(tmp_path, "loose.pw", "hunter2-secret")
-    loose.chmod(0o644)
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)  # a folder every user may enter ...
+    loose = secret_file(shared, "loose.pw", "hunter2-secret")
+    loose.chmod(0o644)  # ... and a file every user may read
     monkeypatch.setenv("VIGIL_KAFKA_PASSWORD_FILE", str(loose))
     clients.kafka_options(Settings())
     clients.kafka_options(Settings())
     warnings = [r for r in caplog.records if "can be read by every user" in r.getMessage()]
     assert len(warnings) == 1 and "chmod 600" in warnings[0].getMessage()
     assert "hunter2" not in caplog.text  # the secret itself is never logged
+    caplog.clear()
+    guarded = tmp_path / "guarded"
+    guarded.mkdir(mode=0o700)
+    inside = secret_file(guarded, "inside.pw", "hunter2-secret")
+    inside.chmod(0o644)  # readable, but nobody else can enter the folder (a 0700 secrets folder)
+    monkeypatch.setenv("VIGIL_KAFKA_PASSWORD_FILE", str(inside))
+    clients.kafka_options(Settings())
+    assert "can be read by every user" not in caplog.text
 
 
 # ---------------------------------------------------------------- Redis options
@@ -306,3 +317,34 @@ def test_every_setting_the_secure_env_file_sets_is_one_the_code_reads(monkeypatc
 
     monkeypatch.setenv("VIGIL_STACK_DIR", str(tmp_path))
     assert set(secure.environment(Settings())) <= env_names_read_by_code()
+
+
+def test_the_secure_env_file_reads_back_with_shell_quoting(monkeypatch, tmp_path):
+    from streams.bench.links import read_env_file
+
+    spaced = tmp_path / "a stack dir"
+    monkeypatch.setenv("VIGIL_STACK_DIR", str(spaced))
+    settings = Settings()
+    secure.prepare(settings)
+    assert read_env_file(secure.write_env_file(settings)) == secure.environment(settings)
+
+
+def test_a_deployments_material_in_one_folder(tmp_path):
+    folder = tmp_path / "secrets"
+    written = secure.write_deployment_secrets(folder, ("kafka", "redis"), shared_mode=0o644)
+    names = {p.name for p in written}
+    assert names == {"ca.pem", "ca.key", "server.pem", "server.key", "kafka-keystore.pem", "kafka-admin.password",
+                     "kafka-app.password", "redis-admin.password", "redis-app.password", "redis-users.acl",
+                     "ingest-tokens", "log-hash-key"}
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(folder / "ca.key").st_mode) == 0o600, "the CA's key never leaves its owner"
+    assert stat.S_IMODE(os.stat(folder / "server.key").st_mode) == 0o644
+    acl = (folder / "redis-users.acl").read_text().splitlines()
+    assert acl[0] == "user default off resetpass resetkeys resetchannels -@all"
+    assert acl[2].startswith(f"user vigil-app on >{(folder / 'redis-app.password').read_text().strip()} resetkeys")
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate((folder / "server.pem").read_bytes())
+    names_on_cert = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names_on_cert.get_values_for_type(x509.DNSName) == ["kafka", "redis"]
+    assert secure.write_deployment_secrets(folder, ("kafka", "redis")) == [], "kept, not made again"
