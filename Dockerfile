@@ -1,6 +1,8 @@
 # One image for every vigil process: `vigil worker` (default), `vigil dispatch`, `vigil ingest --http`.
 # Used by deploy/docker-compose.yml and deploy/k8s/. Listeners bind 0.0.0.0 inside the container
-# (VIGIL_BIND) so Prometheus can scrape them; publish ports on 127.0.0.1 only.
+# (VIGIL_BIND) so Prometheus can scrape them; publish ports on 127.0.0.1 only. Beyond loopback a
+# process needs VIGIL_LOG_HASH_KEY_FILE, and `ingest --http` VIGIL_INGEST_TOKENS_FILE (README,
+# "Authentication and TLS"; deploy/docker-compose.yml and deploy/k8s/ mount both as files).
 FROM python:3.11-slim
 
 # pdqhash builds from source (C++) and needs numpy first

@@ -50,6 +50,8 @@ async def _kafka_handshake(settings: Settings, options: dict, timeout_s: float) 
 
     first = settings.kafka_bootstrap.split(",")[0].strip()
     host, _, port = first.rpartition(":")
+    if not host or not port.isdigit():
+        return f"KAFKA_BOOTSTRAP={settings.kafka_bootstrap}: give host:port[,host:port...]"
     where = f"Kafka at {first}"
     tls = bool(options)
     ca = settings.kafka_ca_file or "unset, so the system's CAs"

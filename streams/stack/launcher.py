@@ -300,7 +300,7 @@ def kafka_healthy(bootstrap: str, settings: Settings | None = None) -> bool:
     """A broker answers at `bootstrap` and takes the security settings of `settings` (default:
     this process's)."""
     host, _, port = bootstrap.split(",")[0].rpartition(":")
-    if not _port_open(int(port), host.strip("[]") or "127.0.0.1"):
+    if port.isdigit() and not _port_open(int(port), host.strip("[]") or "127.0.0.1"):
         return False
     return kafka_problem(replace(settings or load_settings(), kafka_bootstrap_env=bootstrap), timeout_s=3) is None
 

@@ -185,6 +185,11 @@ def test_nothing_listening_is_one_line_naming_the_setting(monkeypatch):
                                              "up? check REDIS_URL or VIGIL_REDIS_PORT)")
 
 
+def test_a_bootstrap_without_a_port_is_named(monkeypatch):
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", "kafka.internal")
+    assert kafka_problem(Settings()) == "KAFKA_BOOTSTRAP=kafka.internal: give host:port[,host:port...]"
+
+
 # ---------------------------------------------------------------- the log hash key
 
 
