@@ -136,6 +136,9 @@ class AdPipeline:
             "url": ad.get("url"),
             "posted_at": ad.get("posted_at"),
             "location": location,
+            # the text the evidence offsets index: the store and console show it highlighted
+            "title": ad.get("title", ""),
+            "body": ad.get("body", ""),
             "entities": entity_values,
             "entity_evidence": {name: entities.get(name, []) for name in ENTITY_TYPES},
             "indicators": enriched["indicators"],

@@ -28,6 +28,8 @@ COMMAND_MODULES = [
     "streams.banks.store",
     "streams.model.command",
     "streams.model.feedback",
+    "streams.store.consumer",
+    "streams.console.command",
     "streams.bench",
 ]
 

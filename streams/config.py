@@ -70,6 +70,13 @@ class Settings:
     ingest_tokens_file: str = field(default_factory=lambda: os.environ.get("VIGIL_INGEST_TOKENS_FILE", ""))
     # where the HTTP listeners (/metrics, ingest) bind
     bind: str = field(default_factory=lambda: _env("VIGIL_BIND", "127.0.0.1"))
+    # the investigator store and console (streams/store, streams/console)
+    store_url_env: str = field(default_factory=lambda: os.environ.get("VIGIL_STORE_URL", ""))
+    store_metrics_port: int = field(default_factory=lambda: int(_env("VIGIL_STORE_METRICS_PORT", "19102")))
+    console_port: int = field(default_factory=lambda: int(_env("VIGIL_CONSOLE_PORT", "18800")))
+    console_metrics_port: int = field(default_factory=lambda: int(_env("VIGIL_CONSOLE_METRICS_PORT", "19103")))
+    # stored ads posted more than this many days ago are purged (0: kept until forgotten)
+    retention_days: float = field(default_factory=lambda: float(_env("VIGIL_RETENTION_DAYS", "365")))
 
     @property
     def external_kafka(self) -> bool:
@@ -93,6 +100,12 @@ class Settings:
     def secure_stack_dir(self) -> Path:
         """The secure local stack's certificates, secrets and data (`vigil stack up --secure`)."""
         return self.stack_dir / "secure"
+
+    @property
+    def store_url(self) -> str:
+        """The store's database: VIGIL_STORE_URL (e.g. postgresql+psycopg://…), else SQLite
+        under the stack directory."""
+        return self.store_url_env or f"sqlite:///{self.stack_dir / 'store' / 'vigil.db'}"
 
     def faust_dir(self, app_id: str) -> Path:
         """Where this worker keeps its table store: VIGIL_FAUST_DIR, else .stack/faust/<app id>

@@ -1,0 +1,142 @@
+"""Writes to the store: batched, idempotent upserts of scored ads and alerts; retention; forgetting.
+
+Every batch is one transaction. Ads are keyed by `ad_id`, alerts by `alert_id`: a record seen
+again (at-least-once delivery) leaves the tables as they were, and an alert an analyst has
+already worked keeps its status. A cluster keeps the summary of its largest record (clusters
+only grow, so the largest is the latest).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from streams.store import schema
+from streams.store.rows import AdRows
+
+DAY_S = 86_400
+CHUNK = 500  # ids per IN (...) list
+
+
+@dataclass
+class WriteCounts:
+    """Rows inserted or changed per table in one call."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+
+    def add(self, table: str, n: int) -> None:
+        if n and n > 0:
+            self.rows[table] = self.rows.get(table, 0) + n
+
+
+def _chunks(values: list, size: int = CHUNK) -> Iterable[list]:
+    for i in range(0, len(values), size):
+        yield values[i:i + size]
+
+
+def _last_by(rows: Iterable[dict], *keys: str) -> list[dict]:
+    """One row per key (the last one wins): a batch may hold a record twice."""
+    return list({tuple(r[k] for k in keys): r for r in rows}.values())
+
+
+class StoreWriter:
+    """Batched writes into the store's tables."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self._insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+
+    def write(self, ads: list[AdRows], alerts: list[dict]) -> WriteCounts:
+        """Upsert a batch of scored ads (as rows) and alert rows in one transaction."""
+        counts = WriteCounts()
+        with self.engine.begin() as conn:
+            ad_rows = _last_by((a.ad for a in ads), "ad_id")
+            if ad_rows:
+                stmt = self._insert(schema.ads)
+                changed = {c.name: stmt.excluded[c.name] for c in schema.ads.columns if c.name not in ("id", "ad_id")}
+                stmt = stmt.on_conflict_do_update(index_elements=["ad_id"], set_=changed,
+                                                  where=schema.ads.c.record != stmt.excluded.record)
+                counts.add("ads", conn.execute(stmt, ad_rows).rowcount)
+            for table, rows, keys in (
+                (schema.identifiers, [r for a in ads for r in a.identifiers], ("kind", "value", "ad_id")),
+                (schema.images, [r for a in ads for r in a.images], ("ad_id", "image_index")),
+                (schema.cluster_ads, [r for a in ads for r in a.cluster_ads], ("cluster_id", "ad_id")),
+            ):
+                if rows:
+                    stmt = self._insert(table).on_conflict_do_nothing(index_elements=list(keys))
+                    counts.add(table.name, conn.execute(stmt, _last_by(rows, *keys)).rowcount)
+            cluster_rows = [a.cluster for a in ads if a.cluster]
+            if cluster_rows:
+                biggest: dict[str, dict] = {}
+                for row in cluster_rows:
+                    if row["size"] >= biggest.get(row["cluster_id"], {"size": -1})["size"]:
+                        biggest[row["cluster_id"]] = row
+                stmt = self._insert(schema.clusters)
+                changed = {c: stmt.excluded[c] for c in ("size", "phones", "cities", "first_ts", "last_ts",
+                                                          "updated_at")}
+                stmt = stmt.on_conflict_do_update(index_elements=["cluster_id"], set_=changed,
+                                                  where=stmt.excluded.size > schema.clusters.c.size)
+                counts.add("clusters", conn.execute(stmt, list(biggest.values())).rowcount)
+            if alerts:
+                stmt = self._insert(schema.alerts).on_conflict_do_nothing(index_elements=["alert_id"])
+                counts.add("alerts", conn.execute(stmt, _last_by(alerts, "alert_id")).rowcount)
+        return counts
+
+    # ---------------------------------------------------------------- removal
+
+    def _delete_ads(self, conn, ad_ids: list[str]) -> dict[str, int]:
+        counts = WriteCounts()
+        for chunk in _chunks(ad_ids):
+            alert_ids = list(conn.scalars(select(schema.alerts.c.alert_id).where(schema.alerts.c.ad_id.in_(chunk))))
+            for alert_chunk in _chunks(alert_ids):
+                counts.add("alert_events", conn.execute(
+                    delete(schema.alert_events).where(schema.alert_events.c.alert_id.in_(alert_chunk))).rowcount)
+            for table in (schema.alerts, schema.identifiers, schema.images, schema.cluster_ads, schema.ads):
+                counts.add(table.name, conn.execute(delete(table).where(table.c.ad_id.in_(chunk))).rowcount)
+        return counts.rows
+
+    def forget_ad(self, ad_id: str) -> dict[str, int]:
+        """Delete one ad with its identifiers, photos, cluster membership and alerts; rows per table."""
+        with self.engine.begin() as conn:
+            return self._delete_ads(conn, [ad_id])
+
+    def forget_phone(self, e164: str) -> dict[str, int]:
+        """Delete every ad that carries the phone (with its rows, as `forget_ad`), and blank the
+        number wherever else it is written (cluster summaries and reasons of other ads, alerts);
+        rows per table."""
+        with self.engine.begin() as conn:
+            ad_ids = list(conn.scalars(select(schema.identifiers.c.ad_id).where(
+                schema.identifiers.c.kind == "phone", schema.identifiers.c.value == e164)))
+            counts = WriteCounts(self._delete_ads(conn, ad_ids))
+            counts.add("identifiers", conn.execute(delete(schema.identifiers).where(
+                schema.identifiers.c.kind == "phone", schema.identifiers.c.value == e164)).rowcount)
+            pattern = f"%{e164}%"
+            for table, column in ((schema.ads, "record"), (schema.alerts, "record"), (schema.clusters, "phones")):
+                col = table.c[column]
+                scrubbed = conn.execute(update(table).where(col.like(pattern))
+                                        .values({column: func.replace(col, e164, "[forgotten]")})).rowcount
+                counts.add(f"{table.name}_scrubbed", scrubbed)
+            return counts.rows
+
+    def purge_older_than(self, days: float, now: float | None = None) -> dict[str, int]:
+        """Delete ads posted (or, without a posting time, stored) more than `days` days ago, with
+        their rows and alerts; clusters none of whose ads remain. `days` <= 0 purges nothing."""
+        if days <= 0:
+            return {}
+        cutoff = (now if now is not None else time.time()) - days * DAY_S
+        with self.engine.begin() as conn:
+            ads = schema.ads.c
+            old = or_(ads.posted_ts < cutoff, (ads.posted_ts.is_(None)) & (ads.stored_at < cutoff))
+            ad_ids = list(conn.scalars(select(ads.ad_id).where(old)))
+            counts = WriteCounts(self._delete_ads(conn, ad_ids))
+            clusters = schema.clusters.c
+            counts.add("clusters", conn.execute(delete(schema.clusters).where(
+                clusters.last_ts < cutoff,
+                ~select(schema.ads.c.id).where(ads.cluster_id == clusters.cluster_id).exists(),
+            )).rowcount)
+            return counts.rows
