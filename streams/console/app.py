@@ -162,7 +162,11 @@ def create_app(ctx: ConsoleContext) -> Starlette:
     async def login_page(request: Request) -> Response:
         if request.scope["state"].get("session"):
             return RedirectResponse("/", 303)
-        token = secrets.token_urlsafe(32)
+        # kept while the cookie lives: another tab, or the browser's own /favicon.ico request that
+        # is redirected here, must not invalidate the form already shown
+        token = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
+        if len(token) != 43:
+            token = secrets.token_urlsafe(32)
         response = render(request, "login.html", token=token, next=safe_next(request.query_params.get("next")),
                           message=None)
         response.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=3600, httponly=True, samesite="strict",
