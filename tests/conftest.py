@@ -33,6 +33,27 @@ def topic_prefix(monkeypatch, request) -> Iterator[str]:
                                app_id_for(load_settings()) + "-")
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL server (Debian's package) on 127.0.0.1:VIGIL_TEST_PG_PORT for the session."""
+    from streams.store.throwaway_pg import PostgresServer, configured_port
+
+    server = PostgresServer(configured_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path) -> str:
+    """A fresh, empty store database: a SQLite file, or a new database on the test PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return request.getfixturevalue("postgres").create_database(f"t{uuid.uuid4().hex[:12]}")
+
+
 # lines the Prometheus integration test records (each dashboard panel and rule it checked);
 # printed at the end of the run so `make test` names them
 PROMETHEUS_CHECKS = pytest.StashKey[list]()

@@ -15,6 +15,7 @@ BENCHMARKS = [
     "streams.bench.images",
     "streams.bench.pipeline",
     "streams.bench.links",
+    "streams.bench.store",
 ]
 
 
