@@ -43,6 +43,13 @@ def _last_by(rows: Iterable[dict], *keys: str) -> list[dict]:
     return list({tuple(r[k] for k in keys): r for r in rows}.values())
 
 
+def _written(conn, stmt, rows: list[dict]) -> int:
+    """Run an upsert over many rows (batched into multi-row statements) and count the rows it
+    inserted or changed (RETURNING gives nothing for a conflict left alone; rowcount of a
+    many-row execute is not reliable across drivers)."""
+    return len(conn.execute(stmt, rows).all())
+
+
 class StoreWriter:
     """Batched writes into the store's tables."""
 
@@ -61,7 +68,7 @@ class StoreWriter:
                 changed = {c.name: stmt.excluded[c.name] for c in schema.ads.columns if c.name not in ("id", "ad_id")}
                 stmt = stmt.on_conflict_do_update(index_elements=["ad_id"], set_=changed,
                                                   where=schema.ads.c.record != stmt.excluded.record)
-                counts.add("ads", conn.execute(stmt, ad_rows).rowcount)
+                counts.add("ads", _written(conn, stmt.returning(schema.ads.c.ad_id), ad_rows))
             for table, rows, keys in (
                 (schema.identifiers, [r for a in ads for r in a.identifiers], ("kind", "value", "ad_id")),
                 (schema.images, [r for a in ads for r in a.images], ("ad_id", "image_index")),
@@ -69,7 +76,7 @@ class StoreWriter:
             ):
                 if rows:
                     stmt = self._insert(table).on_conflict_do_nothing(index_elements=list(keys))
-                    counts.add(table.name, conn.execute(stmt, _last_by(rows, *keys)).rowcount)
+                    counts.add(table.name, _written(conn, stmt.returning(table.c[keys[0]]), _last_by(rows, *keys)))
             cluster_rows = [a.cluster for a in ads if a.cluster]
             if cluster_rows:
                 biggest: dict[str, dict] = {}
@@ -81,10 +88,12 @@ class StoreWriter:
                                                           "updated_at")}
                 stmt = stmt.on_conflict_do_update(index_elements=["cluster_id"], set_=changed,
                                                   where=stmt.excluded.size > schema.clusters.c.size)
-                counts.add("clusters", conn.execute(stmt, list(biggest.values())).rowcount)
+                counts.add("clusters", _written(conn, stmt.returning(schema.clusters.c.cluster_id),
+                                                list(biggest.values())))
             if alerts:
                 stmt = self._insert(schema.alerts).on_conflict_do_nothing(index_elements=["alert_id"])
-                counts.add("alerts", conn.execute(stmt, _last_by(alerts, "alert_id")).rowcount)
+                counts.add("alerts", _written(conn, stmt.returning(schema.alerts.c.alert_id),
+                                              _last_by(alerts, "alert_id")))
         return counts
 
     # ---------------------------------------------------------------- removal
