@@ -190,7 +190,7 @@ def test_vigil_store_consumes_the_broker_dead_letters_bad_records_and_survives_a
                       until=lambda recs: len([r for r in recs if r.get("stage") == "store"]) >= 2)
     store_dead = {r["ad_id"]: r for r in dead if r.get("stage") == "store"}
     assert store_dead["bad2"]["error_code"] == "bad_scored_record" and "risk 7" in store_dead["bad2"]["reason"]
-    assert any(r["error_code"] == "bad_scored_record" and "JSON" in r["reason"] or "Expecting" in r["reason"]
+    assert any(r["error_code"] == "bad_scored_record" and ("JSON" in r["reason"] or "Expecting" in r["reason"])
                for r in store_dead.values())
     # a restart reads nothing twice into the tables (offsets were committed; upserts anyway)
     produce(stack.kafka_bootstrap, settings.topics.scored, items[:5])
