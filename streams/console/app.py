@@ -126,6 +126,7 @@ def create_app(ctx: ConsoleContext) -> Starlette:
     env.globals.update(fmt_ts=fmt_ts, cluster_url=cluster_url, ad_url=ad_url, alert_url=alert_url,
                        search_url=search_url, statuses=queries.STATUSES, severities=SEVERITY_FILTERS)
     env.filters["pct"] = lambda v: f"{100 * float(v or 0):.0f}%"
+    env.filters["ads"] = lambda n: f"{n} ad" if n == 1 else f"{n} ads"
     engine = ctx.engine
 
     def run(fn, *args, **kwargs):

@@ -204,12 +204,12 @@ def cluster(conn: Connection, cluster_id: str) -> ClusterView | None:
 
 
 def search_identifier(conn: Connection, kind: str, value: str, limit: int = 100) -> list[dict]:
-    """Ads carrying an identifier (phone in E.164, e-mail, handle `platform:name`), newest first."""
+    """Ads carrying an identifier (phone in E.164, e-mail, handle `platform:name`), newest posted first."""
     i = schema.identifiers.c
     query = (select(*AD_LIST_COLUMNS)
              .select_from(schema.identifiers.join(schema.ads, schema.ads.c.ad_id == i.ad_id))
              .where(i.kind == kind, i.value == value)
-             .order_by(desc(schema.ads.c.id)).limit(limit))
+             .order_by(desc(schema.ads.c.posted_ts), desc(schema.ads.c.id)).limit(limit))
     return _mappings(conn.execute(query))
 
 
@@ -218,7 +218,8 @@ def text_words(query: str) -> list[str]:
 
 
 def search_text(conn: Connection, query: str, limit: int = 50) -> list[dict]:
-    """Ads whose title or body hold every word of `query`, newest stored first."""
+    """Ads whose title or body hold every word of `query`: the `limit` most recently stored,
+    newest posted first."""
     words = text_words(query)
     if not words:
         return []
@@ -229,10 +230,10 @@ def search_text(conn: Connection, query: str, limit: int = 50) -> list[dict]:
         if not ids:
             return []
         rows = _mappings(conn.execute(select(*AD_LIST_COLUMNS, schema.ads.c.id).where(schema.ads.c.id.in_(ids))))
-        return sorted(rows, key=lambda r: -r["id"])
+        return sorted(rows, key=lambda r: (-(r["posted_ts"] or 0), -r["id"]))
     matches = text("search @@ plainto_tsquery('simple', :q)").bindparams(q=" ".join(words))
-    query = select(*AD_LIST_COLUMNS).where(matches).order_by(desc(schema.ads.c.id)).limit(limit)
-    return _mappings(conn.execute(query))
+    query = select(*AD_LIST_COLUMNS, schema.ads.c.id).where(matches).order_by(desc(schema.ads.c.id)).limit(limit)
+    return sorted(_mappings(conn.execute(query)), key=lambda r: (-(r["posted_ts"] or 0), -r["id"]))
 
 
 def _distance(a: str | None, b: str | None) -> int | None:
