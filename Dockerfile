@@ -1,4 +1,5 @@
-# One image for every vigil process: `vigil worker` (default), `vigil dispatch`, `vigil ingest --http`.
+# One image for every vigil process: `vigil worker` (default), `vigil dispatch`, `vigil ingest --http`,
+# `vigil store`, `vigil console`.
 # Used by deploy/docker-compose.yml and deploy/k8s/. Listeners bind 0.0.0.0 inside the container
 # (VIGIL_BIND) so Prometheus can scrape them; publish ports on 127.0.0.1 only. Beyond loopback a
 # process needs VIGIL_LOG_HASH_KEY_FILE, and `ingest --http` VIGIL_INGEST_TOKENS_FILE (README,
@@ -22,6 +23,6 @@ USER vigil
 ENV VIGIL_BIND=0.0.0.0 \
     VIGIL_STACK_DIR=/var/lib/vigil \
     PYTHONUNBUFFERED=1
-EXPOSE 19100 19101 18080
+EXPOSE 19100 19101 18080 19102 19103 18800
 ENTRYPOINT ["vigil"]
 CMD ["worker"]

@@ -554,6 +554,11 @@ class SessionGate:
     def __getattr__(self, name: str):  # the wrapped app's attributes (routes, state) stay reachable
         return getattr(self.app, name)
 
+    def route_templates(self) -> list[tuple[str, str]]:
+        """(template, method) of every route, as the latency metric labels them."""
+        return [(route.path, method) for route in self.routes if isinstance(route, Route)
+                for method in sorted(route.methods - {"HEAD"})]
+
     def template(self, scope) -> str:
         """The route template a request matches ("/alerts/{alert_id}"), never its path or query."""
         for route in self.routes:

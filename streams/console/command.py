@@ -45,7 +45,7 @@ def serve(args) -> int:
     secure = os.environ.get("VIGIL_CONSOLE_SECURE_COOKIES") == "1" or not is_loopback(host)
     app = create_app(console_context(settings, engine, secure_cookies=secure))
     if args.metrics_port:
-        metrics.initialise_console_series()
+        metrics.initialise_console_series(app.route_templates())
         serve_metrics(args.metrics_port)
         log.info("metrics on http://%s:%d/metrics", bind_address(), args.metrics_port)
     log.info("console on http://%s:%d/ (store %s)", host, args.port, engine.url.render_as_string(hide_password=True))

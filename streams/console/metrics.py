@@ -12,6 +12,11 @@ REQUEST_SECONDS = Histogram(
 LOGINS = Counter("vigil_console_logins_total", "Login attempts, by outcome (ok, refused, throttled)", ["outcome"])
 
 
-def initialise_console_series() -> None:
+def initialise_console_series(routes: list[tuple[str, str]]) -> None:
+    """Every (route template, method) at zero for the usual status classes, and every login
+    outcome: rate() needs a sample from before a series' first request."""
     for outcome in ("ok", "refused", "throttled"):
         LOGINS.labels(outcome)
+    for template, method in routes:
+        for status in ("2xx", "3xx", "4xx"):
+            REQUEST_SECONDS.labels(template, method, status)

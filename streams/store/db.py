@@ -7,6 +7,7 @@ consumer then reads again from Kafka, as its offsets are committed after the dat
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from alembic import command
@@ -53,6 +54,8 @@ def alembic_config() -> Config:
 
 def migrate(engine: Engine) -> str:
     """Bring the database to the newest migration; returns the revision it is at."""
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per step otherwise
     config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection

@@ -24,6 +24,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -62,6 +63,10 @@ EXPECTED_EMPTY = {
     "VigilConsumerLagGrowing": "lag stays far below 1000 records with a few hundred ads",
     "VigilCriticalAlertUndelivered": "the critical (bank-photo) alert reaches the healthy receiver",
     "VigilPartitionStalled": "one worker, no rebalance: no partition stalls",
+    "VigilStoreDown": "the store is up and scraped",
+    "VigilStoreFallingBehind": "a few hundred records are far below 5000",
+    "VigilStoreStale": "records reach the store within seconds",
+    "VigilConsoleErrors": "the console answers without server errors",
 }
 # Healthy here as a rule, but timing-dependent on a loaded 2-core machine: their metrics must
 # exist; whether they fire is reported, not asserted.
@@ -205,6 +210,45 @@ def http_post(url: str, body: bytes) -> int:
         return exc.code
 
 
+CONSOLE_PASSWORD = "prometheus-test-analyst-pw"
+
+
+def browse_console(base: str, scored: list[dict]) -> None:
+    """Log in to the console and use it like an analyst (inbox, an alert, searches, a wrong
+    login), so its request-latency and login series have data."""
+    import http.cookiejar
+
+    wait_for("the console", lambda: http_get(f"{base}/healthz") == 200, 60)
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    page = opener.open(f"{base}/login", timeout=30).read().decode()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+    def post_login(password: str) -> int:
+        body = urllib.parse.urlencode({"name": "prom", "password": password, "csrf_token": token, "next": "/"})
+        try:
+            return opener.open(f"{base}/login", data=body.encode(), timeout=30).status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    assert post_login("not the password") == 401
+    assert post_login(CONSOLE_PASSWORD) == 200  # followed the redirect to the inbox
+    phone = next(p for r in scored for p in r["entities"]["phones"])
+    for path in ("/", "/search?" + urllib.parse.urlencode({"q": phone}), "/search?q=available",
+                 "/api/alerts", "/alerts/al_missing"):
+        with contextlib.suppress(urllib.error.HTTPError):
+            opener.open(base + path, timeout=30).read()
+
+
+def http_get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
 def wait_for(what: str, condition, timeout_s: float, check=None) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
@@ -252,10 +296,12 @@ def live(stack, tmp_path_factory):
             {"name": name, "url": f"http://127.0.0.1:{r.port}/hook", "secret_env": "VIGIL_TEST_SECRET",
              "min_severity": "low", "backoff_base_s": 0.1, "fast_budget_s": 1, "max_attempts": 6}
             for name, r in receivers.items()]}))
-        ports = {"vigil-worker": free_port(), "vigil-dispatch": free_port(), "vigil-ingest": free_port()}
+        ports = {"vigil-worker": free_port(), "vigil-dispatch": free_port(), "vigil-ingest": free_port(),
+                 "vigil-store": free_port(), "vigil-console": free_port()}
         env = {**os.environ, "VIGIL_TOPIC_PREFIX": prefix, "VIGIL_LAG_INTERVAL_S": "1",
-               "VIGIL_TEST_SECRET": SECRET, "PYTHONUNBUFFERED": "1"}
-        logs = {name: tmp / f"{name}.log" for name in ("worker", "dispatch", "ingest")}
+               "VIGIL_TEST_SECRET": SECRET, "PYTHONUNBUFFERED": "1",
+               "VIGIL_STORE_URL": f"sqlite:///{tmp / 'store.db'}"}
+        logs = {name: tmp / f"{name}.log" for name in ("worker", "dispatch", "ingest", "store", "console")}
         worker = cleanup.enter_context(running_vigil(
             ["--log-level", "info", "worker", "--metrics-port", str(ports["vigil-worker"])], env,
             logs["worker"], cwd=REPO))
@@ -264,6 +310,18 @@ def live(stack, tmp_path_factory):
             logs["dispatch"], cwd=REPO))
         cleanup.enter_context(running_vigil(
             ["ingest", "--http", "--port", str(ports["vigil-ingest"])], env, logs["ingest"], cwd=REPO))
+        # the store (SQLite) and the console over it, with an analyst who browses it below
+        cleanup.enter_context(running_vigil(
+            ["--log-level", "info", "store", "--metrics-port", str(ports["vigil-store"])], env, logs["store"],
+            cwd=REPO))
+        console_port = free_port()
+        add_user = subprocess.run(
+            [sys.executable, "-m", "streams.cli", "console", "user", "add", "prom", "--password-stdin"],
+            input=CONSOLE_PASSWORD + "\n", env=env, cwd=REPO, capture_output=True, text=True, timeout=60)
+        assert add_user.returncode == 0, add_user.stderr
+        cleanup.enter_context(running_vigil(
+            ["--log-level", "info", "console", "--port", str(console_port),
+             "--metrics-port", str(ports["vigil-console"])], env, logs["console"], cwd=REPO))
         prometheus = cleanup.enter_context(running_prometheus(prometheus_config(ports, tmp), tmp))
         died = worker_death(worker, logs["worker"])
 
@@ -309,6 +367,7 @@ def live(stack, tmp_path_factory):
             return critical and len(received["flaky"]) >= 2 and len(received["gone"]) >= 1
         wait_for("webhook deliveries (healthy with the critical alert, flaky retried, gone)",
                  delivered, 120)
+        browse_console(f"http://127.0.0.1:{console_port}", scored)
 
         def scraped() -> bool:  # Prometheus holds the final counts of every process
             ready = [f'sum(vigil_ads_scored_total) >= {len(wanted)}',
@@ -316,7 +375,10 @@ def live(stack, tmp_path_factory):
                      'sum(vigil_ads_ingested_total) > 0',
                      'max(vigil_webhook_destination_disabled) == 1',
                      'count(vigil_consumer_lag_records{topic="alerts"}) > 0',
-                     'count(vigil_dlq_records) >= 2']
+                     'count(vigil_dlq_records) >= 2',
+                     f'sum(vigil_store_records_total{{topic="ads.scored", outcome="stored"}}) >= {len(wanted)}',
+                     'count(vigil_consumer_lag_records{topic="ads.scored"}) > 0',
+                     'sum(vigil_console_request_seconds_count{route="/search"}) > 0']
             waiting[:] = [q for q in ready if not instant(prometheus, q)]
             return not waiting
         waiting: list[str] = []
@@ -397,7 +459,8 @@ def test_every_rule_evaluates_without_error(live):
 
 def test_every_process_is_scraped(live):
     up = {r["metric"]["job"]: r["value"][1] for r in instant(live.prometheus, 'up{job=~"vigil-.*"}')}
-    assert up == {"vigil-worker": "1", "vigil-dispatch": "1", "vigil-ingest": "1"}
+    assert up == {"vigil-worker": "1", "vigil-dispatch": "1", "vigil-ingest": "1", "vigil-store": "1",
+                  "vigil-console": "1"}
     # process metrics come with every /metrics
     jobs = {r["metric"]["job"] for r in instant(live.prometheus, "process_resident_memory_bytes")}
     assert jobs == set(up)
@@ -416,7 +479,9 @@ def test_labels_carry_no_ids_or_phone_numbers(live):
     phones = {p for r in live.scored for p in r["entities"]["phones"]}
     assert values and not values & (ad_ids | phones), values & (ad_ids | phones)
     topics = {s["topic"] for s in series if "topic" in s}
-    assert topics <= {"ads.raw", "ads.dlq", "alerts", "alerts.dlq"}, "topic labels without the run prefix"
+    assert topics <= {"ads.raw", "ads.dlq", "ads.scored", "alerts", "alerts.dlq"}, "topic labels without the run prefix"
+    routes = {s["route"] for s in series if "route" in s}
+    assert "/alerts/{alert_id}" in routes and not any("?" in r or "al_missing" in r for r in routes)
 
 
 # ---------------------------------------------------------------- config checks

@@ -21,8 +21,10 @@ import pytest
 import yaml
 from prometheus_client import REGISTRY
 
+import streams.console.metrics  # noqa: F401 - registers the console's metrics
 import streams.dispatch.dispatcher  # noqa: F401 - registers the dispatcher's metrics
 import streams.metrics  # noqa: F401 - registers the worker's metrics
+import streams.store.metrics  # noqa: F401 - registers the store's metrics
 from streams.cli import build_parser
 from streams.config import Topics
 
@@ -30,7 +32,7 @@ REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 METRIC = re.compile(r"\bvigil_[a-z_]+")
 K8S_VERSION = "1.30.0"
-VIGIL_SERVICES = ("worker", "dispatcher", "ingest")
+VIGIL_SERVICES = ("worker", "dispatcher", "ingest", "store", "console")
 DASHBOARDS = sorted((DEPLOY / "grafana" / "dashboards").glob("*.json"))
 K8S_FILES = sorted((DEPLOY / "k8s").glob("*.yaml"))
 
@@ -221,12 +223,15 @@ def test_the_env_name_scan_finds_the_settings():
 
 def cli_defaults(monkeypatch) -> dict[str, int]:
     """Default metrics ports of each process, as the CLI parses them with no env override."""
-    for name in ("VIGIL_METRICS_PORT", "VIGIL_DISPATCH_METRICS_PORT", "VIGIL_INGEST_PORT"):
+    for name in ("VIGIL_METRICS_PORT", "VIGIL_DISPATCH_METRICS_PORT", "VIGIL_INGEST_PORT", "VIGIL_STORE_METRICS_PORT",
+                 "VIGIL_CONSOLE_METRICS_PORT", "VIGIL_CONSOLE_PORT"):
         monkeypatch.delenv(name, raising=False)
     parser = build_parser()
     return {"worker": parser.parse_args(["worker"]).metrics_port,
             "dispatch": parser.parse_args(["dispatch"]).metrics_port,
-            "ingest": parser.parse_args(["ingest", "--http"]).port}
+            "ingest": parser.parse_args(["ingest", "--http"]).port,
+            "store": parser.parse_args(["store"]).metrics_port,
+            "console": parser.parse_args(["console"]).metrics_port}
 
 
 def test_ports_agree_everywhere(monkeypatch):
@@ -240,17 +245,24 @@ def test_ports_agree_everywhere(monkeypatch):
     assert int(services["worker"]["environment"]["VIGIL_METRICS_PORT"]) == defaults["worker"]
     assert int(services["dispatcher"]["environment"]["VIGIL_DISPATCH_METRICS_PORT"]) == defaults["dispatch"]
     assert int(services["ingest"]["environment"]["VIGIL_INGEST_PORT"]) == defaults["ingest"]
+    assert int(services["store"]["environment"]["VIGIL_STORE_METRICS_PORT"]) == defaults["store"]
+    assert int(services["console"]["environment"]["VIGIL_CONSOLE_METRICS_PORT"]) == defaults["console"]
+    console_port = build_parser().parse_args(["console"]).port
+    assert int(services["console"]["environment"]["VIGIL_CONSOLE_PORT"]) == console_port
     scrape = {j["job_name"]: j for j in load_yaml(DEPLOY / "prometheus" / "prometheus-compose.yml")["scrape_configs"]}
     assert scrape["vigil-worker"]["dns_sd_configs"][0] == {
         "names": ["worker"], "type": "A", "port": defaults["worker"], "refresh_interval": "15s"}
     assert scrape["vigil-dispatch"]["static_configs"][0]["targets"] == [f"dispatcher:{defaults['dispatch']}"]
     assert scrape["vigil-ingest"]["static_configs"][0]["targets"] == [f"ingest:{defaults['ingest']}"]
-    # Dockerfile exposes them
+    assert scrape["vigil-store"]["static_configs"][0]["targets"] == [f"store:{defaults['store']}"]
+    assert scrape["vigil-console"]["static_configs"][0]["targets"] == [f"console:{defaults['console']}"]
+    # Dockerfile exposes them, and the console's own port
     exposed = re.search(r"^EXPOSE (.+)$", (REPO / "Dockerfile").read_text(), re.M).group(1).split()
-    assert sorted(map(int, exposed)) == sorted(defaults.values())
+    assert sorted(map(int, exposed)) == sorted([*defaults.values(), console_port])
     # Kubernetes: annotation = container port = the port the process is told to use
     env_for = {"worker": "VIGIL_METRICS_PORT", "dispatch": "VIGIL_DISPATCH_METRICS_PORT",
-               "ingest": "VIGIL_INGEST_PORT"}
+               "ingest": "VIGIL_INGEST_PORT", "store": "VIGIL_STORE_METRICS_PORT",
+               "console": "VIGIL_CONSOLE_METRICS_PORT"}
     for where, doc in k8s_docs():
         if doc["kind"] != "Deployment":
             continue
@@ -259,7 +271,7 @@ def test_ports_agree_everywhere(monkeypatch):
         (container,) = pod_spec(doc)["containers"]
         env = {e["name"]: e.get("value") for e in container.get("env", [])}
         assert env[env_for[component]] == port == str(defaults[component]), where
-        assert [p["containerPort"] for p in container["ports"]] == [int(port)], where
+        assert [p["containerPort"] for p in container["ports"]][0] == int(port), where
 
 
 def test_commands_in_deploy_files_parse_with_the_cli():
@@ -270,7 +282,7 @@ def test_commands_in_deploy_files_parse_with_the_cli():
     assert len(commands) >= 6
     for argv in commands:
         args = parser.parse_args(argv)
-        assert args.command in ("worker", "dispatch", "ingest"), argv
+        assert args.command in ("worker", "dispatch", "ingest", "store", "console"), argv
 
 
 def test_dockerfile_installs_the_packages_and_runs_vigil():
