@@ -1,13 +1,17 @@
 """`vigil demo`: the whole system end to end on this machine, then a clean stop.
 
 Starts the stack (if it is not up), loads a synthetic missing-children bank, trains the text
-model if there is none, runs a worker, the dispatcher and a signed-webhook sink, replays a
+model if there is none, runs a worker, the dispatcher, a signed-webhook sink, the store and the
+investigator console (with a demo analyst whose random password is printed once), replays a
 synthetic feed, and prints every alert the sink receives: severity, score, top reasons and
-seconds from ingest to alert. Everything it started is stopped before it exits.
+seconds from ingest to alert; then checks that those alerts are in the console's inbox.
+Everything it started is stopped before it exits (`--stay` keeps it all up until Ctrl-C, to
+look around the console).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -68,7 +72,7 @@ def _format_alert(payload: dict, received_at: float) -> str:
             f"  | {reasons}")
 
 
-def _tail_alerts(path: Path, seen: list[float], stop: threading.Event) -> None:
+def _tail_alerts(path: Path, seen: list[float], alert_ids: list[str], stop: threading.Event) -> None:
     """Print each alert the sink writes, as it arrives."""
     offset = 0
     while not stop.is_set():
@@ -83,6 +87,7 @@ def _tail_alerts(path: Path, seen: list[float], stop: threading.Event) -> None:
                     received_at = record.get("received_at", time.time())
                     for payload in record.get("alerts") or [record.get("payload", record)]:
                         seen.append(received_at)
+                        alert_ids.append((payload.get("alert") or payload).get("alert_id"))
                         print(_format_alert(payload, received_at), flush=True)
         stop.wait(0.2)
 
@@ -102,6 +107,7 @@ def run_demo(args) -> int:
     procs = Processes(workdir)
     stop = threading.Event()
     received: list[float] = []
+    alert_ids: list[str] = []
     try:
         _ensure_model(args)  # before the stack: a first run trains for a while
         t0 = time.monotonic()
@@ -139,8 +145,15 @@ def run_demo(args) -> int:
         procs.start("dispatch", ["dispatch", "--config", str(config)], env)
         procs.start("worker", ["worker"], env)
         procs.start("ingest", ["ingest", "--http"], env)
+        store_url = f"sqlite:///{workdir / 'store.db'}"
+        env["VIGIL_STORE_URL"] = store_url
+        password = _demo_analyst(store_url)
+        procs.start("store", ["store"], env)
+        procs.start("console", ["console"], env)
+        console_url = f"http://127.0.0.1:{settings.console_port}/"
+        print(f"demo: console {console_url}  (log in as demo-analyst, password {password}, shown once)", flush=True)
         print_metrics_urls(settings)
-        tail = threading.Thread(target=_tail_alerts, args=(sink_out, received, stop), daemon=True)
+        tail = threading.Thread(target=_tail_alerts, args=(sink_out, received, alert_ids, stop), daemon=True)
         tail.start()
         _post_feed(f"http://127.0.0.1:{settings.ingest_port}/ads", ads, procs, _ingest_token(settings))
 
@@ -160,7 +173,16 @@ def run_demo(args) -> int:
         print(f"demo: {len(scored)}/{len(wanted)} ads scored, {len(received)} alerts delivered"
               + (f", first alert {first:.1f} s after the stack was up" if first is not None else ""),
               flush=True)
-        return 0 if received and scored >= wanted else 1
+        in_inbox = _wait_for_inbox(store_url, set(alert_ids), procs, timeout_s=60)
+        print(f"demo: {len(in_inbox)} of the {len(set(alert_ids))} alerts printed are in the console's inbox "
+              f"({console_url})", flush=True)
+        if args.stay:
+            print("demo: --stay: everything keeps running; Ctrl-C stops it", flush=True)
+            with contextlib.suppress(KeyboardInterrupt):
+                while True:
+                    procs.check_alive()
+                    time.sleep(1)
+        return 0 if received and scored >= wanted and in_inbox >= set(alert_ids) else 1
     finally:
         stop.set()
         procs.stop_all()
@@ -169,11 +191,49 @@ def run_demo(args) -> int:
             print("demo: stack stopped", flush=True)
 
 
+def _demo_analyst(store_url: str) -> str:
+    """A demo analyst in the demo's store, with a random password (returned, to print once)."""
+    import secrets
+
+    from streams.console.auth import add_user
+    from streams.store.db import open_store_engine
+
+    password = secrets.token_urlsafe(12)
+    engine = open_store_engine(store_url)
+    add_user(engine, "demo-analyst", "analyst", password)
+    engine.dispose()
+    return password
+
+
+def _wait_for_inbox(store_url: str, alert_ids: set[str], procs: Processes, timeout_s: float) -> set[str]:
+    """The printed alerts the store holds (what the console's inbox lists), once all are there or
+    the time is up."""
+    from sqlalchemy import select
+
+    from streams.store import schema
+    from streams.store.db import make_engine
+
+    engine = make_engine(store_url)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            with engine.connect() as conn:
+                held = set(conn.scalars(select(schema.alerts.c.alert_id)))
+            if alert_ids <= held or time.monotonic() > deadline:
+                return alert_ids & held
+            procs.check_alive()
+            time.sleep(0.5)
+    finally:
+        engine.dispose()
+
+
 def metrics_urls(settings) -> dict[str, str]:
     """Where each process of the demo serves Prometheus metrics."""
     return {"worker": f"http://127.0.0.1:{settings.metrics_port}/metrics",
             "dispatcher": f"http://127.0.0.1:{settings.dispatch_metrics_port}/metrics",
-            "ingest": f"http://127.0.0.1:{settings.ingest_port}/metrics"}
+            "ingest": f"http://127.0.0.1:{settings.ingest_port}/metrics",
+            "store": f"http://127.0.0.1:{settings.store_metrics_port}/metrics",
+            "console": f"http://127.0.0.1:{settings.console_metrics_port}/metrics"}
 
 
 def print_metrics_urls(settings, check: bool = False) -> None:
@@ -182,7 +242,8 @@ def print_metrics_urls(settings, check: bool = False) -> None:
     import urllib.request
 
     wanted = {"worker": "vigil_ads_scored_total", "dispatcher": "vigil_webhook_deliveries_total",
-              "ingest": "vigil_ads_ingested_total"}
+              "ingest": "vigil_ads_ingested_total", "store": "vigil_store_records_total",
+              "console": "vigil_console_request_seconds_count"}
     for name, url in metrics_urls(settings).items():
         line = f"demo: metrics of {name:<10} {url}"
         if check:
@@ -260,6 +321,7 @@ def register(subparsers) -> None:
     p.add_argument("--sink-port", type=int, default=18090)
     p.add_argument("--timeout", type=float, default=240.0)
     p.add_argument("--linger", type=float, default=3.0)
+    p.add_argument("--stay", action="store_true", help="keep everything running (console included) until Ctrl-C")
     # the demo prints its own progress lines: its JSON log lines only for warnings and worse
     # (--log-level info brings them back; the processes it starts log to files)
     p.set_defaults(func=run_demo, default_log_level="warning")
