@@ -146,7 +146,8 @@ def run_demo(args) -> int:
         procs.start("worker", ["worker"], env)
         procs.start("ingest", ["ingest", "--http"], env)
         store_url = f"sqlite:///{workdir / 'store.db'}"
-        env["VIGIL_STORE_URL"] = store_url
+        # the generator's ads are posted in a fixed month (October 2026): never purge them by age
+        env.update(VIGIL_STORE_URL=store_url, VIGIL_RETENTION_DAYS="0")
         password = _demo_analyst(store_url)
         procs.start("store", ["store"], env)
         procs.start("console", ["console"], env)

@@ -300,7 +300,7 @@ def live(stack, tmp_path_factory):
                  "vigil-store": free_port(), "vigil-console": free_port()}
         env = {**os.environ, "VIGIL_TOPIC_PREFIX": prefix, "VIGIL_LAG_INTERVAL_S": "1",
                "VIGIL_TEST_SECRET": SECRET, "PYTHONUNBUFFERED": "1",
-               "VIGIL_STORE_URL": f"sqlite:///{tmp / 'store.db'}"}
+               "VIGIL_STORE_URL": f"sqlite:///{tmp / 'store.db'}", "VIGIL_RETENTION_DAYS": "0"}
         logs = {name: tmp / f"{name}.log" for name in ("worker", "dispatch", "ingest", "store", "console")}
         worker = cleanup.enter_context(running_vigil(
             ["--log-level", "info", "worker", "--metrics-port", str(ports["vigil-worker"])], env,

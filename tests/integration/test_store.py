@@ -173,7 +173,7 @@ def test_vigil_store_consumes_the_broker_dead_letters_bad_records_and_survives_a
             + [(b"bad", b"{not json"), (b"bad2", json.dumps({**scored[0], "ad_id": "bad2", "risk": 7}).encode())])
     produce(stack.kafka_bootstrap, settings.topics.alerts,
             [(a["alert_id"].encode(), json.dumps(a).encode()) for a in alerts])
-    env = {**os.environ, "VIGIL_STORE_URL": url, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "VIGIL_STORE_URL": url, "PYTHONUNBUFFERED": "1", "VIGIL_RETENTION_DAYS": "0"}
     engine = open_store_engine(url)
 
     def wait_for_counts(deadline_s: float = 120) -> None:
