@@ -29,7 +29,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from detectors.images.hashing import ImageFetchError, decode_image, query_variants
+from detectors.images.hashing import ImageFetchError, decode_image, dihedral_hashes, query_variants
 from detectors.text.phones import extract_phones
 from streams.console import auth, metrics
 from streams.console.casefile import case_csv, case_json
@@ -422,7 +422,11 @@ def create_app(ctx: ConsoleContext) -> Starlette:
         digest = hashlib.sha256(data).hexdigest()[:16]
         photo: dict = {"name": (upload.filename or "upload")[:100], "digest": digest}
         try:
-            variants = query_variants(decode_image(data))
+            image = decode_image(data)
+            variants = query_variants(image)
+            # past ads' photos are stored as posted: the upload's flips and rotations find a
+            # mirrored or rotated re-post (the banks hold those variants themselves)
+            ad_queries = [*dihedral_hashes(image), variants[1]]
         except ImageFetchError as exc:
             photo["error"] = f"{exc.code}: {exc.detail}"
             await run(audit, request, "search_photo", f"sha256:{digest} refused ({exc.code})")
@@ -432,7 +436,7 @@ def create_app(ctx: ConsoleContext) -> Starlette:
         def match():
             banks = ctx.load_banks()
             with engine.connect() as conn:
-                return banks.match(*variants), queries.similar_photos(conn, variants)
+                return banks.match(*variants), queries.similar_photos(conn, ad_queries)
 
         photo["hashes"] = {k: variants[0][k] for k in ("pdq", "pdq_quality", "phash", "dhash")}
         photo["bank_matches"], photo["ad_matches"] = await run(match)
