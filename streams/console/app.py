@@ -44,6 +44,7 @@ PUBLIC = ("/login", "/static/", "/healthz")
 SEVERITY_FILTERS = ("low", "medium", "high", "critical")
 SEARCH_KINDS = ("auto", "phone", "email", "handle", "text")
 MAX_UPLOAD = 10 * 1024 * 1024
+MAX_BODY = MAX_UPLOAD + 1024 * 1024  # a photo and a form around it
 SECURITY_HEADERS = {
     "content-security-policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; "
                                "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
@@ -150,7 +151,7 @@ def create_app(ctx: ConsoleContext) -> Starlette:
         """The POSTed form, once its CSRF token is the session's (403 otherwise)."""
         form = await request.form(max_part_size=MAX_UPLOAD)
         given = form.get("csrf_token") or request.headers.get("x-csrf-token")
-        if not auth.tokens_match(session_of(request).csrf_token, given if isinstance(given, str) else None):
+        if not auth.tokens_match(session_of(request).csrf_token, given):
             raise HTTPException(403, "CSRF token missing or wrong: reload the page and try again")
         return form
 
@@ -591,6 +592,10 @@ class SessionGate:
             session = await run_in_threadpool(auth.session_for, self.engine, request.cookies.get(SESSION_COOKIE))
             scope.setdefault("state", {})["session"] = session
             path = scope["path"]
+            length = request.headers.get("content-length") or "0"
+            if not length.isdigit() or int(length) > MAX_BODY:
+                await PlainTextResponse(f"request body over {MAX_BODY} bytes", 413)(scope, receive, send_with_headers)
+                return
             if session is None and not (path in PUBLIC or path.startswith(PUBLIC)):
                 if path.startswith("/api/"):
                     response: Response = JSONResponse({"error": "log in first"}, 401)

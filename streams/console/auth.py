@@ -71,9 +71,11 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def tokens_match(expected: str | None, given: str | None) -> bool:
-    """Constant-time comparison; an empty or missing token never matches."""
-    return bool(expected) and bool(given) and hmac.compare_digest(expected.encode(), given.encode())
+def tokens_match(expected, given) -> bool:
+    """Constant-time comparison; an empty, missing or non-text token never matches."""
+    if not isinstance(expected, str) or not isinstance(given, str) or not expected or not given:
+        return False
+    return hmac.compare_digest(expected.encode(), given.encode())
 
 
 # ---------------------------------------------------------------- users

@@ -234,3 +234,14 @@ def test_feedback_and_status_are_recorded_with_who_and_when(console):
     photo = base64.b64encode(b"<svg></svg>").decode()
     response = c.post("/search/photo", data={"csrf_token": token}, files={"photo": ("x.svg", photo, "image/svg+xml")})
     assert response.status_code == 400 and "not_an_image" in response.text
+
+
+def test_odd_form_fields_and_huge_bodies_are_refused_cleanly(console):
+    c, _ = login(console, "ana")
+    alert_id = console.records[1][0]["alert_id"]
+    response = c.post(f"/alerts/{alert_id}/status", data={"status": "triaged"},
+                      files={"csrf_token": ("token.txt", b"x", "text/plain")})
+    assert response.status_code == 403  # a file where the token should be is no token
+    response = c.post("/search/photo", content=b"x" * 10, headers={"content-length": str(50 * 1024 * 1024),
+                                                                   "content-type": "application/octet-stream"})
+    assert response.status_code == 413
