@@ -80,10 +80,11 @@ def is_loopback(host: str) -> bool:
 # ---------------------------------------------------------------- presentation helpers
 
 
-def fmt_ts(ts: float | None, with_time: bool = True) -> str:
+def fmt_ts(ts: float | None, with_time: bool = True, seconds: bool = False) -> str:
     if ts is None:
         return "–"
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC" if with_time else "%Y-%m-%d")
+    shape = ("%Y-%m-%d %H:%M:%S UTC" if seconds else "%Y-%m-%d %H:%M UTC") if with_time else "%Y-%m-%d"
+    return datetime.fromtimestamp(ts, UTC).strftime(shape)
 
 
 def cluster_url(cluster_id: str) -> str:
