@@ -143,13 +143,15 @@ def _phone(rng: random.Random) -> str:
             return "+1" + digits
 
 
-def _synthetic_rows(templates: list[dict], total: int, batch: int, rng: random.Random):
-    """Batches of AdRows shaped like the template records: new ids, phones and times."""
+def _synthetic_rows(templates: list[dict], total: int, batch: int, rng: random.Random, first: int = 0):
+    """Batches of AdRows shaped like the template records: new ids (numbered from `first`),
+    phones and times."""
     from streams.store.rows import scored_ad_rows
 
     phones = [_phone(rng) for _ in range(max(1000, total // 4))]
     start = time.time() - 90 * 86400
-    made = 0
+    made = first
+    total += first
     while made < total:
         out = []
         for _ in range(min(batch, total - made)):
@@ -186,7 +188,7 @@ def _fill(url: str, templates: list[dict], rows: int, rng: random.Random) -> tup
         if postgres:  # a bulk load: the text index is built once at the end (as after a restore)
             with engine.begin() as conn:
                 conn.exec_driver_sql("DROP INDEX IF EXISTS ix_ads_search")
-        for n, chunk in enumerate(_synthetic_rows(templates, rows - have, 5000, rng)):
+        for n, chunk in enumerate(_synthetic_rows(templates, rows - have, 5000, rng, first=have)):
             writer.write(chunk, [])
             if n % 20 == 0:
                 print(f"  filled {have + (n + 1) * 5000:,} of {rows:,} ads", file=sys.stderr, flush=True)
