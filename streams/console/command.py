@@ -16,14 +16,13 @@ log = logging.getLogger(__name__)
 def console_context(settings, engine, *, secure_cookies: bool):
     """The app's outside world: feedback onto the `feedback` topic exactly as `vigil feedback`
     does, hash banks from Redis."""
-    import redis
-
     from streams.banks.store import BankStore
+    from streams.clients import redis_client
     from streams.config import redis_prefix
     from streams.console.app import ConsoleContext
     from streams.model.feedback import feedback_record, send_feedback
 
-    banks = BankStore(redis.Redis.from_url(settings.redis_url), redis_prefix(settings))
+    banks = BankStore(redis_client(settings), redis_prefix(settings))
     return ConsoleContext(engine=engine, send_feedback=lambda record: send_feedback(settings, record),
                           load_banks=banks.load_all, secure_cookies=secure_cookies, feedback_record=feedback_record)
 
@@ -36,9 +35,12 @@ def serve(args) -> int:
     from streams.console import metrics
     from streams.console.app import create_app, is_loopback
     from streams.metrics import bind_address, serve_metrics
+    from streams.preflight import preflight
     from streams.store.db import open_store_engine
 
     settings = load_settings()
+    # Kafka (feedback) and Redis (hash banks for photo search): one line per problem, up front
+    preflight(settings)
     engine = open_store_engine(args.url or settings.store_url)
     host = args.host or bind_address()
     # Secure cookies unless the console only listens on loopback (VIGIL_CONSOLE_SECURE_COOKIES=1 forces them)

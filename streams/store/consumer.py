@@ -86,20 +86,19 @@ class StoreConsumer:
         self.stored = 0
 
     def _connect(self) -> None:
-        from kafka import KafkaConsumer
+        from streams.clients import kafka_consumer
 
-        self.consumer = KafkaConsumer(
-            self.topics.scored, self.topics.alerts, bootstrap_servers=self.settings.kafka_bootstrap,
-            group_id=self.group, enable_auto_commit=False, auto_offset_reset="earliest",
-            max_poll_records=self.batch_size, max_partition_fetch_bytes=12 * 1024 * 1024,
+        self.consumer = kafka_consumer(
+            self.topics.scored, self.topics.alerts, settings=self.settings, group_id=self.group,
+            enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=self.batch_size,
+            max_partition_fetch_bytes=12 * 1024 * 1024,
             fetch_max_bytes=64 * 1024 * 1024, session_timeout_ms=10000, heartbeat_interval_ms=2000)
 
     def _send_dead_letters(self, records: list[dict]) -> None:
-        from kafka import KafkaProducer
+        from streams.clients import kafka_producer
 
         if self.producer is None:
-            self.producer = KafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all",
-                                          max_request_size=12 * 1024 * 1024)
+            self.producer = kafka_producer(self.settings, acks="all", max_request_size=12 * 1024 * 1024)
         for record in records:
             key = record["ad_id"].encode() if record.get("ad_id") else None
             self.producer.send(self.topics.dlq, key=key, value=json.dumps(record).encode())
@@ -204,6 +203,7 @@ def run_store(args) -> int:
     from streams.broker.lag import LagProbe
     from streams.broker.topics import ensure_topics
     from streams.metrics import bind_address, serve_metrics
+    from streams.preflight import preflight
     from streams.stack.launcher import ensure_stack
 
     settings = load_settings()
@@ -217,6 +217,8 @@ def run_store(args) -> int:
         print(f"purged ads older than {settings.retention_days:g} days: {deleted or 'nothing'}")
         return 0
     ensure_stack(settings)
+    # one clear line per unusable service or setting, before anything connects
+    preflight(settings, redis=False)
     ensure_topics(settings)
     consumer = StoreConsumer(settings, writer, batch_size=args.batch)
     if args.metrics_port:
