@@ -2,7 +2,12 @@
 
 risk = sigmoid(bias + sum of contributions). Every contribution is a reason carrying its
 evidence (text spans, the identifiers and counts behind a link signal, the matched hash).
-Weights and thresholds live in `scoring.yaml`.
+The text model's contribution is bounded: it lowers the risk by at most `model.max_negative`,
+and not at all once the text shows `model.corroborated_categories` independent categories.
+Policy floors (`floors`) come last and no model can veto them: a stated minor age next to a
+commercial-sex cue is critical, two strong categories are at least medium; a floor that lifts
+the risk is a reason like any other (family `policy`), with the evidence that triggered it.
+Weights, floors and thresholds live in `scoring.yaml`.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from detectors.linking.links import LinkFeatures
 
 SEVERITIES = ("none", "low", "medium", "high", "critical")
 SIGNAL_FAMILIES = ("text", "model", "link", "images")
+FLOOR_MARGIN = 0.01
+"""A floor lifts the logit this far above its severity's threshold (so rounding cannot undo it)."""
 
 
 @cache
@@ -93,11 +100,16 @@ def text_reasons(indicators: list[dict], cfg: dict) -> list[Reason]:
     return reasons
 
 
-def model_reason(probability: float | None, cfg: dict) -> list[Reason]:
+def model_reason(probability: float | None, cfg: dict, categories: int = 0) -> list[Reason]:
+    """The text model's reason; `categories` is the number of distinct indicator categories
+    (with `corroborated_categories` of them the model cannot lower the risk)."""
     if probability is None:
         return []
     raw = cfg["logit_scale"] * (_logit(probability) - _logit(cfg["prior"]))
-    contribution = max(-cfg["max_abs"], min(cfg["max_abs"], raw))
+    lowest = -cfg.get("max_negative", cfg["max_abs"])
+    if categories >= cfg.get("corroborated_categories", 99):
+        lowest = 0.0
+    contribution = max(lowest, min(cfg["max_abs"], raw))
     if abs(contribution) < 0.05:
         return []
     return [
@@ -194,6 +206,53 @@ def bank_reasons(matches: list[dict], cfg: dict) -> tuple[list[Reason], bool]:
     return reasons, critical
 
 
+def _floor_applies(floor: dict, indicators: list[dict]) -> list[dict]:
+    """The indicators that make `floor` apply (empty when it does not)."""
+    by_category: dict[str, list[dict]] = {}
+    for ind in indicators:
+        by_category.setdefault(ind["category"], []).append(ind)
+    wanted_ids = set(floor.get("indicators") or ())
+    if wanted_ids:
+        return [ind for ind in indicators if ind["id"] in wanted_ids]
+    triggers: list[dict] = []
+    for category in floor.get("all_categories") or ():
+        if category not in by_category:
+            return []
+        triggers += by_category[category]
+    any_of = floor.get("any_category") or ()
+    if any_of:
+        hits = [c for c in any_of if c in by_category]
+        if not hits:
+            return []
+        triggers += [ind for c in hits for ind in by_category[c]]
+    distinct = floor.get("distinct_categories")
+    if distinct:
+        strong = [c for c in distinct["of"] if c in by_category
+                  and max(i["weight"] for i in by_category[c]) >= distinct.get("min_weight", 0.0)]
+        if len(strong) < distinct["min"]:
+            return []
+        triggers += [max(by_category[c], key=lambda i: i["weight"]) for c in strong]
+    return triggers
+
+
+def floor_reasons(indicators: list[dict], logit: float, floors: list[dict], thresholds: dict) -> list[Reason]:
+    """The policy floors that lift the risk: one reason per floor, highest severity first,
+    each contributing what lifts the logit just over its severity's threshold."""
+    reasons: list[Reason] = []
+    for floor in sorted(floors, key=lambda f: -severity_rank(f["severity"])):
+        triggers = _floor_applies(floor, indicators)
+        if not triggers:
+            continue
+        target = _logit(thresholds[floor["severity"]]) + FLOOR_MARGIN
+        if logit >= target:
+            continue
+        evidence = [ev for ind in triggers for ev in ind.get("evidence", [])[:1]][:5]
+        reasons.append(Reason(f"floor:{floor['id']}", "policy", target - logit,
+                              f"policy floor {floor['severity']}: {floor['reason']}", evidence))
+        logit = target
+    return reasons
+
+
 def severity_for(risk: float, thresholds: dict) -> str:
     for sev in ("critical", "high", "medium", "low"):
         if risk >= thresholds[sev]:
@@ -213,10 +272,12 @@ def score_ad(
     """Combine every signal family into one risk with reasons (families can be switched off)."""
     cfg = config or load_scoring_config()
     reasons: list[Reason] = []
-    if "text" not in disabled_families:
+    text_on = "text" not in disabled_families
+    if text_on:
         reasons += text_reasons(indicators, cfg["text"])
     if "model" not in disabled_families:
-        reasons += model_reason(model_probability, cfg["model"])
+        categories = len({i["category"] for i in indicators}) if text_on else 0
+        reasons += model_reason(model_probability, cfg["model"], categories)
     if "link" not in disabled_families:
         reasons += link_reasons(link, cfg["link"])
     critical = False
@@ -224,6 +285,10 @@ def score_ad(
         bank, critical = bank_reasons(bank_matches, cfg["banks"])
         reasons += bank
     logit = cfg["bias"] + sum(r.contribution for r in reasons)
+    if text_on and "policy" not in disabled_families:
+        floors = floor_reasons(indicators, logit, cfg.get("floors") or [], cfg["severity"])
+        reasons += floors
+        logit += sum(r.contribution for r in floors)
     risk = _sigmoid(logit)
     severity = "critical" if critical else severity_for(risk, cfg["severity"])
     if critical:

@@ -1,9 +1,10 @@
 """The text detectors' shared Aho-Corasick automata, and the one word scan of an ad.
 
 Number words (`wordlists`, for `numbers`), platform names (`wordlists`, for handles in
-`contacts`) and the default lexicon's phrases and anchors (`lexicon`, for `indicators`) go into
-one merged automaton, so that an ad's text is walked once instead of three times (each walk
-costs about as much as the other two). Every detector gets exactly the hits its own automaton
+`contacts`), the default lexicon's phrases and anchors (`lexicon`, for `indicators`) and the
+surface forms of the concept classes (`concepts`, for `grammar`) go into one merged automaton,
+so that an ad's text is walked once instead of four times (each walk costs about as much as
+the others). Every detector gets exactly the hits its own automaton
 would give, in the same order: all keys ending at a position are reported longest first in
 both, and each list keeps only its own keys. The per-list automata stay for a detector called
 on a bare text (without `adtext.analyse_ad`).
@@ -17,10 +18,11 @@ from typing import Any
 
 import ahocorasick
 
+from detectors.text.concepts import default_concepts
 from detectors.text.lexicon import default_lexicon
 from detectors.text.wordlists import ALIAS_TO_PLATFORM, BOUNDARY_CHARS, NUMBER_WORDS
 
-_NUMBER, _PLATFORM, _LEXICON = 0, 1, 2
+_NUMBER, _PLATFORM, _LEXICON, _CONCEPT = 0, 1, 2, 3
 
 # characters roughly by how often they occur in ad text (English letter frequency)
 _COMMON_FIRST = " etaoinsrhldcumfpgwybvkxjqz0123456789.,'-\n!?:;/()"
@@ -43,12 +45,15 @@ class WordHits:
 
     `number_words`: (end index, length) as `number_word_automaton().iter(lowered)`;
     `platforms`: (end index, alias) as `platform_automaton().iter(" " + lowered)`;
-    `lexicon`: (end index, value) as `default_lexicon().automaton.iter(lowered)`.
+    `lexicon`: (end index, value) as `default_lexicon().automaton.iter(lowered)`;
+    `concepts`: (end index, (length, concept ids)) of every concept form found (whole words
+    or not: `grammar` checks the word boundaries).
     """
 
     number_words: list[tuple[int, int]]
     platforms: list[tuple[int, str]]
     lexicon: list[tuple[int, Any]]
+    concepts: list[tuple[int, tuple[int, tuple[int, ...]]]]
 
 
 @lru_cache(maxsize=1)
@@ -78,12 +83,13 @@ def platform_automaton() -> ahocorasick.Automaton:
 def _automaton() -> ahocorasick.Automaton:
     entries: dict[str, list[tuple[int, Any]]] = {}
     sources = (
-        (_NUMBER, number_word_automaton()),
-        (_PLATFORM, platform_automaton()),
-        (_LEXICON, default_lexicon().automaton),
+        (_NUMBER, number_word_automaton().items()),
+        (_PLATFORM, platform_automaton().items()),
+        (_LEXICON, default_lexicon().automaton.items()),
+        (_CONCEPT, ((form, (len(form), ids)) for form, ids in default_concepts().forms.items())),
     )
-    for kind, automaton in sources:
-        for key, value in automaton.items():
+    for kind, items in sources:
+        for key, value in items:
             # the text is scanned with one leading space (the platform keys need it); a number
             # word or lexicon key that began with a space could match across it
             if kind != _PLATFORM and key.startswith(" "):
@@ -97,16 +103,19 @@ def _automaton() -> ahocorasick.Automaton:
 
 
 def scan_words(lowered: str) -> WordHits:
-    """The hits of all three word lists in `lowered` (an ad's lowercased normalised text)."""
+    """The hits of all four word lists in `lowered` (an ad's lowercased normalised text)."""
     numbers: list[tuple[int, int]] = []
     platforms: list[tuple[int, str]] = []
     lexicon: list[tuple[int, Any]] = []
+    concepts: list[tuple[int, tuple[int, tuple[int, ...]]]] = []
     for end, owners in _automaton().iter(" " + lowered):
         for kind, value in owners:
             if kind == _LEXICON:
                 lexicon.append((end - 1, value))
+            elif kind == _CONCEPT:
+                concepts.append((end - 1, value))
             elif kind == _PLATFORM:
                 platforms.append((end, value))
             else:
                 numbers.append((end - 1, value))
-    return WordHits(numbers, platforms, lexicon)
+    return WordHits(numbers, platforms, lexicon, concepts)

@@ -22,8 +22,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 COMPILED_MODULES = (
-    "normalise", "wordlists", "lexicon", "automata", "numbers", "adtext", "words", "phones",
-    "contacts", "ages", "prices", "places", "entities", "placeholders", "indicators",
+    "normalise", "wordlists", "lexicon", "concepts", "automata", "numbers", "adtext", "words",
+    "phones", "contacts", "ages", "prices", "places", "entities", "placeholders", "grammar",
+    "indicators",
 )
 """The text package's modules, bottom layer first; setup.py compiles exactly these."""
 PACKAGE = "detectors.text"

@@ -1,10 +1,14 @@
-"""Red-flag indicators from the lexicon (detectors/text/lexicon.yaml, compiled by `lexicon`), with evidence spans.
+"""Red-flag indicators with evidence spans: the lexicon's phrases and the grammar's rules.
 
-All phrases and emoji of the lexicon go into one Aho-Corasick automaton run over the normalised,
-lowercased text (so spaced-out letters, homoglyphs, accents and HTML do not hide them); the few
-regex patterns run separately. A match is dropped when it is negated ("not new in town"), when a
-benign word sits in the same sentence nearby ("fresh cherries", "new dental office"), or when
-its indicator requires an adult-services context the ad lacks. One result per indicator id.
+Two layers. The lexicon (detectors/text/lexicon.yaml, compiled by `lexicon`): its phrases and
+emoji go into the one Aho-Corasick scan of the normalised, lowercased text (so spaced-out
+letters, homoglyphs, accents and HTML do not hide them); the few regex patterns run separately.
+The grammar (`grammar`, grammar.yaml over concepts.yaml): rules over concept classes, for the
+wordings no phrase list holds. A negated match ("not new in town") is dropped. Contexts are soft
+evidence, never a gate: an indicator whose context is missing (no adult-services or commercial
+cue in the ad) or that has a benign word next to it in the same sentence ("fresh cherries",
+"new dental office") keeps its evidence at a lower weight and says why (`context`). One result
+per indicator id; `layer` says which layer found it.
 """
 
 from __future__ import annotations
@@ -13,8 +17,13 @@ import re
 from bisect import bisect_left
 
 from detectors.text.adtext import analyse_ad
+from detectors.text.grammar import Grammar, default_grammar, match_grammar
 from detectors.text.lexicon import Lexicon, default_lexicon
 
+LAYERS = ("lexicon", "grammar")
+"""The indicator layers `match_indicators` runs unless told otherwise."""
+BENIGN_FACTOR = 0.25
+"""Weight multiplier of a lexicon match with a benign word next to it ("fresh cherries")."""
 MAX_EVIDENCE_PER_INDICATOR = 5
 BENIGN_WINDOW = 60
 REGEX_WINDOW = 80
@@ -82,34 +91,55 @@ def _benign_nearby(lowered: str, span: tuple[int, int], benign: list[tuple[int, 
     return False
 
 
-def match_indicators(title: object, body: object, *, lexicon: Lexicon | None = None) -> list[dict]:
-    """[{"id", "category", "weight", "evidence": [{field, start, end, text}]}], one per id."""
-    lexicon = lexicon or default_lexicon()
+def match_indicators(title: object, body: object, *, lexicon: Lexicon | None = None,
+                     grammar: Grammar | None = None, layers: tuple[str, ...] = LAYERS) -> list[dict]:
+    """[{"id", "category", "weight", "evidence": [{field, start, end, text}], "layer",
+    "context"?}], one per id, from the layers named in `layers` (see LAYERS)."""
+    results = _lexicon_indicators(title, body, lexicon or default_lexicon(), grammar) if "lexicon" in layers else []
+    if "grammar" in layers:
+        results += match_grammar(title, body, grammar=grammar)
+    return results
+
+
+def _lexicon_indicators(title: object, body: object, lexicon: Lexicon, grammar: Grammar | None) -> list[dict]:
     ad = analyse_ad(title, body)
     lowered = ad.norm.lower
     # the default lexicon's phrases were found with the ad's other word lists in one scan
     scanned = ad.words.lexicon if lexicon is default_lexicon() else None
     hits, ctx_hits = _field_hits(lowered, lexicon, scanned)
     results = []
+    factor = (grammar or default_grammar()).context_factor
     for idx in sorted(hits):
         ind = lexicon.indicators[idx]
         benign = sorted(ctx_hits.get(ind.benign_near, [])) if ind.benign_near else []
         kept = []
+        near_benign = []
         for span in sorted(set(hits[idx])):
             if ind.negatable and lowered[span[0]].isalnum() and _negated(lowered, span[0]):
                 continue
             if benign and _benign_nearby(lowered, span, benign):
+                near_benign.append(span)
                 continue
             kept.append(span)
+        weight = ind.weight
+        notes = []
+        if not kept and near_benign:
+            kept = near_benign
+            weight *= BENIGN_FACTOR
+            notes.append("benign word in the same sentence")
         if not kept:
             continue
         kept = _outermost(kept)
         if ind.requires and not _context_present(ctx_hits.get(ind.requires, []), kept):
-            continue
-        evidence = [ad.evidence(start, end) for start, end in kept[:MAX_EVIDENCE_PER_INDICATOR]]
-        results.append(
-            {"id": ind.id, "category": ind.category, "weight": ind.weight, "evidence": evidence}
-        )
+            weight *= factor
+            notes.append(f"no {ind.requires.replace('_', '-')} cue in the ad")
+        indicator: dict = {"id": ind.id, "category": ind.category}
+        if notes:
+            indicator["context"] = "; ".join(notes) + ": weight lowered"
+        indicator["weight"] = round(weight, 4)
+        indicator["layer"] = "lexicon"
+        indicator["evidence"] = [ad.evidence(start, end) for start, end in kept[:MAX_EVIDENCE_PER_INDICATOR]]
+        results.append(indicator)
     return results
 
 
