@@ -17,6 +17,7 @@ from detectors.linking.links import LinkStore, Observation, link_ad
 from detectors.linking.templates import TemplateIndex
 from detectors.scoring.scorer import score_ad, should_alert
 from detectors.text.entities import extract_entities
+from detectors.text.indicators import LAYERS as INDICATOR_LAYERS
 from detectors.text.indicators import match_indicators
 from detectors.text.placeholders import template_text
 
@@ -70,7 +71,10 @@ class AdPipeline:
         if ad.get("phones"):
             supplied = extract_entities("", " ; ".join(ad["phones"]), country=location.get("country"))
             extra_phones = supplied.get("phones", [])
-        indicators = match_indicators(ad.get("title", ""), ad.get("body", ""))
+        indicators = []
+        if "text" not in self.disabled_families:
+            layers = tuple(layer for layer in INDICATOR_LAYERS if layer not in self.disabled_families)
+            indicators = match_indicators(ad.get("title", ""), ad.get("body", ""), layers=layers)
         text_done = time.perf_counter()
         images = {"images": [], "errors": [], "matches": []}
         if ad.get("images"):

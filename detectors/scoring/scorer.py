@@ -80,6 +80,8 @@ def text_reasons(indicators: list[dict], cfg: dict) -> list[Reason]:
     best: dict[str, dict] = {}
     for ind in indicators:
         cat = ind["category"]
+        if cat == "context":
+            continue
         if cat not in best or ind["weight"] > best[cat]["weight"]:
             best[cat] = ind
     reasons, total = [], 0.0
@@ -211,6 +213,9 @@ def _floor_applies(floor: dict, indicators: list[dict]) -> list[dict]:
     by_category: dict[str, list[dict]] = {}
     for ind in indicators:
         by_category.setdefault(ind["category"], []).append(ind)
+    context = floor.get("requires_indicator")
+    if context and not any(ind["id"] == context for ind in indicators):
+        return []
     wanted_ids = set(floor.get("indicators") or ())
     if wanted_ids:
         return [ind for ind in indicators if ind["id"] in wanted_ids]

@@ -37,6 +37,7 @@ _ALONE_AFTER = re.compile(
 )
 _ALONE_BEFORE_OK = frozenset("\n,!|\u2014\u2013")
 _RANGE = re.compile(r"\s{0,2}(?:-|\u2013|\u2014|to|a|or|o|y|and|&|/)\s{0,2}([0-9]{2}|1 [0-9])(?![0-9])")
+_EXPERIENCE = re.compile(r"\s{0,2}(?:of |de |in )?(?:experience|experiencia|in business|in practice|serving|en el)")
 MIN_AGE, MAX_AGE = 12, 79
 
 
@@ -83,7 +84,7 @@ def _age_at(text: str, start: int, end: int, after_char: str, before_char: str,
     """(start, end) of the age's evidence when the number at [start, end) is a stated age."""
     after = _AGE_AFTER.match(text, end)
     if after is not None:
-        return start, after.end()
+        return None if _EXPERIENCE.match(text, after.end()) else (start, after.end())
     if spaced:  # "1 6" only with an age word next to it
         first = previous_word(text, start, " :=-(")
         return (first[1], end) if first is not None and first[0] in _SPACED_INTRO else None

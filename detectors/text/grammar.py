@@ -32,6 +32,9 @@ NEGATION_REACH = 18
 """A negation counts when it ends at most this many characters before a match (about 3 words)."""
 MAX_EVIDENCE = 5
 ADULT_AGE = 18
+CONTEXT_ID = "commercial_sex_context"
+"""An indicator of weight 0 (category `context`) saying the ad has a commercial-sex cue, with
+the first one as evidence: the scorer's floors and the model read it; it adds no risk itself."""
 ENTITIES = ("@city", "@place", "@minor_age", "@age")
 _SENTENCE_ENDS = ".!?\n"
 _CLAUSE_ENDS = ".!?\n,;:"
@@ -174,7 +177,7 @@ def _match_all(rule: Rule, terms: list[list[tuple[int, int]]], lowered: str) -> 
                 ok = False
                 break
             start, end = min(start, hit[0]), max(end, hit[1])
-        if ok and (rule.window > 40 * CHARS_PER_WORD or not _crosses_sentence(lowered, start, end - 1)):
+        if ok and (rule.window >= 30 * CHARS_PER_WORD or not _crosses_sentence(lowered, start, end - 1)):
             found.append((start, end))
     return found
 
@@ -234,15 +237,17 @@ def _outermost(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def match_grammar(title: object, body: object, *, grammar: Grammar | None = None) -> list[dict]:
+def match_grammar(title: object, body: object, *, grammar: Grammar | None = None,
+                  commercial_cue: bool = False) -> list[dict]:
     """Indicators found by the grammar: [{id, category, weight, evidence, layer, context?}],
-    one per rule id (rules sharing an id are alternatives)."""
+    one per rule id (rules sharing an id are alternatives). `commercial_cue`: the caller found
+    a commercial-sex cue of its own (the lexicon's adult-services context, emoji included)."""
     grammar = grammar or default_grammar()
     ad = analyse_ad(title, body)
     lowered = ad.norm.lower
     spans = concept_spans(ad, len(grammar.concepts.names))
     entities: list[list[tuple[int, int]]] | None = None
-    commercial = any(spans[c] for c in grammar.commercial)
+    commercial = commercial_cue or any(spans[c] for c in grammar.commercial)
     negations = spans[grammar.negation]
     found: dict[str, tuple[Rule, list[tuple[int, int]]]] = {}
     for rule in grammar.rules:
@@ -283,6 +288,10 @@ def match_grammar(title: object, body: object, *, grammar: Grammar | None = None
         if kept:
             found[rule.id] = (rule, _outermost(kept))
     results = []
+    if commercial:
+        cue = next((hits[0] for c in grammar.commercial for hits in (spans[c],) if hits), None)
+        results.append({"id": CONTEXT_ID, "category": "context", "weight": 0.0, "layer": "grammar",
+                        "evidence": [ad.evidence(*cue)] if cue else []})
     for rule, kept in found.values():
         weight = rule.weight
         indicator: dict = {"id": rule.id, "category": rule.category}

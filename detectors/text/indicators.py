@@ -16,12 +16,14 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 
-from detectors.text.adtext import analyse_ad
+from detectors.text.adtext import AdText, analyse_ad
 from detectors.text.grammar import Grammar, default_grammar, match_grammar
 from detectors.text.lexicon import Lexicon, default_lexicon
 
 LAYERS = ("lexicon", "grammar")
 """The indicator layers `match_indicators` runs unless told otherwise."""
+COMMERCIAL_CONTEXTS = ("adult_services",)
+"""Lexicon contexts that count as a commercial-sex cue for the grammar's soft contexts."""
 BENIGN_FACTOR = 0.25
 """Weight multiplier of a lexicon match with a benign word next to it ("fresh cherries")."""
 MAX_EVIDENCE_PER_INDICATOR = 5
@@ -95,18 +97,22 @@ def match_indicators(title: object, body: object, *, lexicon: Lexicon | None = N
                      grammar: Grammar | None = None, layers: tuple[str, ...] = LAYERS) -> list[dict]:
     """[{"id", "category", "weight", "evidence": [{field, start, end, text}], "layer",
     "context"?}], one per id, from the layers named in `layers` (see LAYERS)."""
-    results = _lexicon_indicators(title, body, lexicon or default_lexicon(), grammar) if "lexicon" in layers else []
+    ad = analyse_ad(title, body)
+    lexicon = lexicon or default_lexicon()
+    # the default lexicon's phrases were found with the ad's other word lists in one scan
+    scanned = ad.words.lexicon if lexicon is default_lexicon() else None
+    hits, ctx_hits = _field_hits(ad.norm.lower, lexicon, scanned)
+    results = _lexicon_indicators(ad, lexicon, grammar, hits, ctx_hits) if "lexicon" in layers else []
     if "grammar" in layers:
-        results += match_grammar(title, body, grammar=grammar)
+        commercial = any(ctx_hits.get(name) for name in COMMERCIAL_CONTEXTS)
+        results += match_grammar(title, body, grammar=grammar, commercial_cue=commercial)
     return results
 
 
-def _lexicon_indicators(title: object, body: object, lexicon: Lexicon, grammar: Grammar | None) -> list[dict]:
-    ad = analyse_ad(title, body)
+def _lexicon_indicators(ad: AdText, lexicon: Lexicon, grammar: Grammar | None,
+                        hits: dict[int, list[tuple[int, int]]],
+                        ctx_hits: dict[str, list[tuple[int, int]]]) -> list[dict]:
     lowered = ad.norm.lower
-    # the default lexicon's phrases were found with the ad's other word lists in one scan
-    scanned = ad.words.lexicon if lexicon is default_lexicon() else None
-    hits, ctx_hits = _field_hits(lowered, lexicon, scanned)
     results = []
     factor = (grammar or default_grammar()).context_factor
     for idx in sorted(hits):

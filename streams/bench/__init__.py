@@ -16,6 +16,7 @@ BENCHMARKS = [
     "streams.bench.pipeline",
     "streams.bench.links",
     "streams.bench.store",
+    "streams.bench.detection",
 ]
 
 

@@ -1,0 +1,146 @@
+"""`vigil bench detection`: detection on ads vigil's authors did not write (tests/data/independent).
+
+Two writers who never read the detectors wrote concerning ads and hard benign look-alikes from
+published red-flag lists; a seeded split made a dev half (studied and tuned on) and a locked half
+that only this benchmark reads, printing aggregates only (never an ad, an id or a per-ad score).
+Each half is scored by the batch path in process (no broker, no Redis), with every layer on and
+then with each layer switched off: the indicator grammar, the semantic layer, the text model,
+the policy floors. Per run: ROC-AUC of `risk`; the share of concerning ads at medium or above
+(goal >= 0.85) and of benign ads (goal <= 0.05); recall at medium+ per category; and the
+minor-age rows: writer 1's minor ages next to commercial cues (share critical), writer 2's
+minors in labour recruitment (share high+), benign ads that state a minor's age (share flagged).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from sklearn.metrics import roc_auc_score
+
+from detectors.scoring.scorer import severity_rank
+from streams.errors import CliError
+
+DATA = Path(__file__).resolve().parents[2] / "tests" / "data" / "independent"
+HALVES = {"dev": DATA / "ads_dev.jsonl", "locked": DATA / "ads_locked.jsonl.gz"}
+ABLATIONS = (("all layers", frozenset()), ("without grammar", frozenset({"grammar"})),
+             ("without semantic", frozenset({"semantic"})), ("without model", frozenset({"model"})),
+             ("without floors", frozenset({"policy"})))
+MEDIUM = severity_rank("medium")
+
+
+def load_half(path: Path) -> list[dict]:
+    """The ads of one half (raw ad plus its `eval` label object)."""
+    if not path.is_file():
+        raise CliError(f"independent data not found: {path}")
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def score_half(ads: list[dict], disabled: frozenset[str], model_path: str | None) -> list[dict]:
+    """(label object, scored record) pairs as dicts, scored by the batch path in process."""
+    from streams.scoring.batch import score_lines
+    from streams.scoring.runtime import batch_pipeline
+
+    pipeline = batch_pipeline(model_path=model_path, disabled_families=disabled)
+    labels = {ad["ad_id"]: ad["eval"] for ad in ads}
+    lines = (json.dumps({k: v for k, v in ad.items() if k != "eval"}).encode() for ad in ads)
+    out = []
+    for kind, record in score_lines(lines, pipeline):
+        if kind != "scored":
+            raise CliError(f"an independent ad was refused: {record.get('reason')}")
+        out.append({"eval": labels[record["ad_id"]], "risk": record["risk"],
+                    "rank": severity_rank(record["severity"])})
+    return out
+
+
+def _share(rows: list[dict], at_least: int) -> tuple[float, int]:
+    if not rows:
+        return float("nan"), 0
+    return sum(r["rank"] >= at_least for r in rows) / len(rows), len(rows)
+
+
+def summarise(rows: list[dict]) -> dict:
+    """The aggregate figures of one scored half."""
+    concerning = [r for r in rows if r["eval"]["label"] == "concerning"]
+    benign = [r for r in rows if r["eval"]["label"] != "concerning"]
+    y = [r["eval"]["label"] == "concerning" for r in rows]
+    auc = roc_auc_score(y, [r["risk"] for r in rows]) if len(set(y)) == 2 else float("nan")
+    per_category: dict[str, list[dict]] = defaultdict(list)
+    for r in concerning:
+        for category in r["eval"]["categories"]:
+            per_category[category].append(r)
+    w1_minor = [r for r in concerning if "minor_age" in r["eval"]["categories"]
+                and not r["eval"]["kind"].startswith("minor_")]
+    w2_minor = [r for r in concerning if r["eval"]["kind"].startswith("minor_")]
+    benign_minor = [r for r in benign if r["eval"].get("file", "").endswith("minor_age.jsonl")
+                    or "teen" in r["eval"]["kind"] or "babysitter" in r["eval"]["kind"]]
+    return {
+        "ads": len(rows), "auc": auc,
+        "concerning_medium": _share(concerning, MEDIUM), "benign_medium": _share(benign, MEDIUM),
+        "categories": {c: _share(v, MEDIUM) for c, v in sorted(per_category.items())},
+        "minor_sex_critical": _share(w1_minor, severity_rank("critical")),
+        "minor_labour_high": _share(w2_minor, severity_rank("high")),
+        "minor_labour_medium": _share(w2_minor, MEDIUM),
+        "benign_minor_flagged": _share(benign_minor, MEDIUM),
+    }
+
+
+def _cell(value: tuple[float, int]) -> str:
+    share, n = value
+    return f"{share:5.2f} ({n})" if n else "    -    "
+
+
+def report(results: dict[str, dict[str, dict]]) -> str:
+    """One table per half: a column per run."""
+    lines = []
+    for half, runs in results.items():
+        names = list(runs)
+        first = runs[names[0]]
+        lines += ["", f"{half} half: {first['ads']} ads "
+                      f"({first['concerning_medium'][1]} concerning, {first['benign_medium'][1]} benign)",
+                  f"{'':<34}" + "".join(f"{n:>18}" for n in names)]
+        lines.append(f"{'ROC-AUC of risk':<34}" + "".join(f"{runs[n]['auc']:>18.3f}" for n in names))
+        rows = (("concerning at medium+ (>= 0.85)", "concerning_medium"),
+                ("benign at medium+ (<= 0.05)", "benign_medium"),
+                ("minor age + commercial: critical", "minor_sex_critical"),
+                ("minor in labour ads: high+", "minor_labour_high"),
+                ("minor in labour ads: medium+", "minor_labour_medium"),
+                ("benign ads stating a minor: med+", "benign_minor_flagged"))
+        for title, key in rows:
+            lines.append(f"{title:<34}" + "".join(f"{_cell(runs[n][key]):>18}" for n in names))
+        lines.append("recall at medium+ by category:")
+        for category in first["categories"]:
+            lines.append(f"  {category:<32}" + "".join(
+                f"{_cell(runs[n]['categories'][category]):>18}" for n in names))
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    halves = [h.strip() for h in args.halves.split(",") if h.strip()]
+    unknown = [h for h in halves if h not in HALVES]
+    if unknown:
+        raise CliError(f"unknown half {unknown[0]!r}: choose from {', '.join(HALVES)}")
+    started = time.monotonic()
+    results: dict[str, dict[str, dict]] = {}
+    for half in halves:
+        ads = load_half(HALVES[half])
+        results[half] = {name: summarise(score_half(ads, disabled, args.model)) for name, disabled in ABLATIONS}
+    print(f"model: {args.model or 'default (.stack/models/text_model.skops, if trained)'}")
+    print(report(results))
+    print(f"\n{len(halves)} half(s) scored {len(ABLATIONS)} ways in {time.monotonic() - started:.1f} s")
+    return 0
+
+
+def register_bench(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "detection", help="detection on independently written ads: dev and locked halves, each layer off"
+    )
+    parser.add_argument("--halves", default="dev,locked", help="which halves: dev, locked (default both)")
+    parser.add_argument("--model", help="text model file (default: the worker's)")
+    parser.set_defaults(func=run)
