@@ -120,7 +120,8 @@ class AdPipeline:
         score_started = time.perf_counter()
         probability = None
         if self.model is not None and "model" not in self.disabled_families:
-            probability = self.model.predict_proba_one(ad.get("title", ""), ad.get("body", ""))
+            probability = self.model.predict_proba_one(ad.get("title", ""), ad.get("body", ""),
+                                                       enriched["indicators"])
         score = score_ad(
             indicators=enriched["indicators"],
             model_probability=probability,

@@ -12,6 +12,12 @@ Text. An ad's text is `ad_text(title, body)`; before hashing it is normalised
 numbers become `0`: digits, number words (EN/ES) and letter-for-digit runs alike, so the model
 learns wording and the fact of an obfuscated number, not particular numbers, ages or prices.
 
+Features that transfer. Beside the n-grams the model reads tokens made from the text
+detectors' findings (`transfer_tokens`): each indicator category found (`<cat_youth>`), the
+strong ones (`<strong_third_party_control>`), a commercial-sex context (`<ctx_commercial>`) and
+how many categories there are (`<ncat_2>`). These carry over to wording the training corpus
+never used, where n-grams of generated phrases do not.
+
 Model. HashingVectorizer (word 1-2-grams + char_wb 3-5-grams, no vocabulary to store) →
 LogisticRegression → CalibratedClassifierCV (sigmoid, 3-fold, ensemble=False: one linear model
 and one calibration curve). `predict_proba_one` evaluates that same function with a dot
@@ -40,10 +46,11 @@ from sklearn.model_selection import GroupShuffleSplit
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.utils import murmurhash3_32
 
+from detectors.text.indicators import match_indicators
 from detectors.text.normalise import normalise
 
 MODEL_FORMAT = "vigil.text_model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: transfer tokens beside the n-grams
 POSITIVE_LABELS = frozenset({"trafficking", "missing_child"})
 NEGATIVE_LABELS = frozenset({"benign", "adult"})
 HASH_FEATURES = 2**18
@@ -95,6 +102,32 @@ def prepare_text(text: str) -> str:
     any separators) as one `0`."""
     lowered = normalise(text).lower
     return _NUMBER_GROUPS.sub("0", _DIGITS.sub("0", _NUMBERS.sub("0", lowered)))
+
+
+STRONG_WEIGHT = 0.5
+
+
+def transfer_tokens(indicators: Sequence[dict] | None) -> str:
+    """The indicator findings of one ad as tokens the vectorizer reads ("<cat_youth> ...")."""
+    if not indicators:
+        return " <ncat_0>"
+    categories: dict[str, float] = {}
+    for ind in indicators:
+        if ind["category"] == "context":
+            categories.setdefault("_ctx", 1.0)
+            continue
+        categories[ind["category"]] = max(categories.get(ind["category"], 0.0), float(ind["weight"]))
+    tokens = []
+    for category, weight in sorted(categories.items()):
+        if category == "_ctx":
+            tokens.append("<ctx_commercial>")
+            continue
+        tokens.append(f"<cat_{category}>")
+        if weight >= STRONG_WEIGHT:
+            tokens.append(f"<strong_{category}>")
+    count = min(len([c for c in categories if c != "_ctx"]), 4)
+    tokens.append(f"<ncat_{count}>")
+    return " " + " ".join(tokens)
 
 
 def is_positive(label: str) -> bool:
@@ -182,8 +215,8 @@ class _FastPath:
         return cls(analyzers, np.ascontiguousarray(linear.coef_[0]),
                    float(linear.intercept_[0]), float(sigmoid.a_), float(sigmoid.b_))
 
-    def probability(self, text: str) -> float:
-        prepared = prepare_text(text)
+    def probability(self, text: str, extra: str = "") -> float:
+        prepared = prepare_text(text) + extra
         score = self.intercept
         for (analyze, offset, n_features), cache in zip(self.analyzers, self.caches, strict=True):
             tokens = analyze(prepared)
@@ -215,12 +248,13 @@ class TextModel:
         return self.estimator is not None and hasattr(
             self.estimator.named_steps.get("classifier"), "calibrated_classifiers_")
 
-    def fit(self, texts: Sequence[str], labels: Sequence[bool | int]) -> TextModel:
-        """Fit on ad texts (`ad_text`) and booleans (true: trafficking)."""
+    def fit(self, texts: Sequence[str], labels: Sequence[bool | int],
+            extras: Sequence[str] | None = None) -> TextModel:
+        """Fit on ad texts (`ad_text`), their `transfer_tokens` and booleans (true: trafficking)."""
         y = np.asarray(labels, dtype=int)
         _check_labels(y)
         features = new_features()
-        x = features.transform([prepare_text(t) for t in texts])
+        x = features.transform(_prepared(texts, extras))
         fitted = TextModel.from_parts(features, new_classifier().fit(x, y))
         self.estimator, self._fast = fitted.estimator, fitted._fast
         self.metadata = {**self.metadata, "examples": int(len(y)), "positives": int(y.sum())}
@@ -230,15 +264,17 @@ class TextModel:
         if not self.fitted:
             raise RuntimeError("the text model is not fitted")
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+    def predict_proba(self, texts: Sequence[str], extras: Sequence[str] | None = None) -> np.ndarray:
         """Calibrated probability that each text is a trafficking ad (1-D array)."""
         self._require_fitted()
-        return self.estimator.predict_proba([prepare_text(t) for t in texts])[:, 1]
+        return self.estimator.predict_proba(_prepared(texts, extras))[:, 1]
 
-    def predict_proba_one(self, title: str | None, body: str | None) -> float:
-        """`predict_proba` for one ad, without scikit-learn's per-call overhead."""
+    def predict_proba_one(self, title: str | None, body: str | None,
+                          indicators: Sequence[dict] | None = None) -> float:
+        """`predict_proba` for one ad (its indicators give the transfer tokens), without
+        scikit-learn's per-call overhead."""
         self._require_fitted()
-        return self._fast.probability(ad_text(title, body))
+        return self._fast.probability(ad_text(title, body), transfer_tokens(indicators))
 
     def save(self, path: str | Path) -> Path:
         """Write the model and its metadata (skops format, no pickle)."""
@@ -254,6 +290,12 @@ class TextModel:
         sio.dump(payload, tmp)
         tmp.replace(path)
         return path
+
+
+def _prepared(texts: Sequence[str], extras: Sequence[str] | None) -> list[str]:
+    if extras is None:
+        extras = [transfer_tokens(None)] * len(texts)
+    return [prepare_text(t) + e for t, e in zip(texts, extras, strict=True)]
 
 
 def load_model(path: str | Path) -> TextModel:
@@ -311,7 +353,7 @@ def held_out_metrics(y_true: np.ndarray, probability: np.ndarray, *,
 
 def train_with_holdout(texts: Sequence[str], positive: Sequence[bool], groups: Sequence[str],
                        *, kinds: Sequence[str] | None = None, test_size: float = 0.2,
-                       seed: int = 0) -> tuple[TextModel, dict]:
+                       seed: int = 0, extras: Sequence[str] | None = None) -> tuple[TextModel, dict]:
     """Fit on a split grouped by `groups` (an organisation's ads stay on one side, so its
     template cannot leak into the test), report held-out metrics, then refit on everything.
     `kinds` (the ground-truth label of each row) adds the rate of legal adult ads flagged."""
@@ -323,7 +365,7 @@ def train_with_holdout(texts: Sequence[str], positive: Sequence[bool], groups: S
         if len(set(y[part].tolist())) < 2:
             raise ValueError("a held-out split has a single class: give a larger corpus")
     features = new_features()
-    x = features.transform([prepare_text(t) for t in texts])  # hashed once for both fits
+    x = features.transform(_prepared(texts, extras))  # hashed once for both fits
     trial = new_classifier().fit(x[train_idx], y[train_idx])
     probability = trial.predict_proba(x[test_idx])[:, 1]
     adult = None if kinds is None else np.array([kinds[i] == "adult" for i in test_idx])
@@ -341,6 +383,7 @@ class TrainingRows:
     groups: list[str]
     labels: list[str]  # ground-truth label, or "feedback:true" / "feedback:false"
     counts: dict
+    extras: list[str] = field(default_factory=list)  # transfer_tokens of each row
 
 
 def latest_feedback(feedback: Sequence[dict]) -> list[dict]:
@@ -382,17 +425,18 @@ def training_rows(corpus: Sequence[dict], feedback: Sequence[dict] = (),
     for ad_id, (_, verdict) in verdicts.items():
         ads.setdefault(ad_id, known.get(ad_id))
         labels[ad_id] = f"feedback:{'true' if verdict else 'false'}"
-    texts, positive, groups, row_labels = [], [], [], []
+    texts, positive, groups, row_labels, extras = [], [], [], [], []
     for ad_id, ad in ads.items():
         label = labels[ad_id]
         texts.append(ad_text(ad.get("title"), ad.get("body")))
+        extras.append(transfer_tokens(match_indicators(ad.get("title") or "", ad.get("body") or "")))
         positive.append(label == "feedback:true" or label in POSITIVE_LABELS)
         groups.append((ad.get("ground_truth") or {}).get("org_id") or ad_id)
         row_labels.append(label)
     counts = {"corpus_ads": len(corpus), "feedback_records": len(feedback),
               "feedback_alerts": len(records), "feedback_used": len(verdicts),
               "feedback_unused": unused}
-    return TrainingRows(texts, positive, groups, row_labels, counts)
+    return TrainingRows(texts, positive, groups, row_labels, counts, extras)
 
 
 def train(corpus: Sequence[dict], feedback: Sequence[dict] = (), extra_ads: Sequence[dict] = (),
@@ -402,7 +446,7 @@ def train(corpus: Sequence[dict], feedback: Sequence[dict] = (), extra_ads: Sequ
     if len(set(rows.positive)) < 2:
         raise ValueError("training needs both positive and negative examples")
     model, held_out = train_with_holdout(rows.texts, rows.positive, rows.groups,
-                                         kinds=rows.labels, seed=seed)
+                                         kinds=rows.labels, seed=seed, extras=rows.extras)
     model.metadata = {
         "format": MODEL_FORMAT, "format_version": FORMAT_VERSION,
         "version": time.strftime("text-%Y%m%dT%H%M%SZ", time.gmtime()),

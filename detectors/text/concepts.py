@@ -27,6 +27,9 @@ from detectors.text.normalise import normalise
 
 KEY_KINDS = ("en", "es", "exact")
 MAX_FORMS_PER_TERM = 64
+SHORT_STEM = (3, 4)
+"""Stems this short (English, Spanish) inflect only with a plural -s: their other forms would
+collide with unrelated words of the other language."""
 """A term of several words expands to at most this many surface forms (the rest are dropped)."""
 
 # endings tried on a word; a form is kept only when the stemmer gives it the word's stem
@@ -67,6 +70,8 @@ def word_forms(word: str, kind: int) -> list[str]:
         return [word]
     stemmer = _stemmers()[kind]
     stem = stemmer.stemWord(word)  # type: ignore[attr-defined]
+    if len(stem) <= SHORT_STEM[kind]:  # "placa" -> "plac" would also make "place"
+        return sorted({word, word + "s"})
     bases = {word, stem}
     if kind == 0:
         if word.endswith("e"):

@@ -4,8 +4,8 @@ Two writers who never read the detectors wrote concerning ads and hard benign lo
 published red-flag lists; a seeded split made a dev half (studied and tuned on) and a locked half
 that only this benchmark reads, printing aggregates only (never an ad, an id or a per-ad score).
 Each half is scored by the batch path in process (no broker, no Redis), with every layer on and
-then with each layer switched off: the indicator grammar, the semantic layer, the text model,
-the policy floors. Per run: ROC-AUC of `risk`; the share of concerning ads at medium or above
+then with each layer switched off: the indicator grammar, the text model, the policy floors
+(there is no semantic layer to switch off yet). Per run: ROC-AUC of `risk`; the share of concerning ads at medium or above
 (goal >= 0.85) and of benign ads (goal <= 0.05); recall at medium+ per category; and the
 minor-age rows: writer 1's minor ages next to commercial cues (share critical), writer 2's
 minors in labour recruitment (share high+), benign ads that state a minor's age (share flagged).
@@ -28,8 +28,8 @@ from streams.errors import CliError
 DATA = Path(__file__).resolve().parents[2] / "tests" / "data" / "independent"
 HALVES = {"dev": DATA / "ads_dev.jsonl", "locked": DATA / "ads_locked.jsonl.gz"}
 ABLATIONS = (("all layers", frozenset()), ("without grammar", frozenset({"grammar"})),
-             ("without semantic", frozenset({"semantic"})), ("without model", frozenset({"model"})),
-             ("without floors", frozenset({"policy"})))
+             ("without model", frozenset({"model"})), ("without floors", frozenset({"policy"})))
+# no semantic layer is shipped (see README: it was not built and measured this round)
 MEDIUM = severity_rank("medium")
 
 

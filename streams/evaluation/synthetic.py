@@ -35,6 +35,8 @@ import json
 import random
 import re
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -762,7 +764,8 @@ ORG_INDICATOR_LINES = {
                          "available}."),
     "coded_emoji_money": ("{Roses|Donations} \U0001f339\U0001f339 {only|upfront}.",
                           "\U0001f339 {only|please} {no games|no time wasters}."),
-    "coded_control_emoji": ("\U0001f451 {VIP|Queen} {treatment|service} \U0001f451.",),
+    "coded_control_emoji": ("\U0001f451 {VIP|Queen} {treatment|service} \U0001f451.",
+                            "{Text|Ask} the \U0001f451 {first|to book}."),
     "law_enforcement_avoidance": ("{No cops|No LE|No law enforcement}{, no games|}.",
                                   "{Not affiliated with law enforcement|No police}."),
 }
@@ -780,13 +783,39 @@ ORG_WORD_SWAPS = {"guys": "gents", "gentlemen": "gents", "sweet": "sexy", "fun":
 _PAYMENT_WORDS = re.compile(r"\b(?:roses|donations)\b", re.IGNORECASE)
 
 
+FAMILY_PARITY: ContextVar[int | None] = ContextVar("family_parity", default=None)
+"""Paraphrase families: each alternative of an ORG_INDICATOR_LINES entry is one family (its
+index). With FAMILY_PARITY set to 0 or 1 (`only_families`), organisations write only the
+families whose index has that parity, so a model can be trained on some families of every
+category and tested on the others (`vigil eval --holdout-families`)."""
+
+
+@contextmanager
+def only_families(parity: int) -> Iterator[None]:
+    """Generate with the paraphrase families of one parity only (see FAMILY_PARITY)."""
+    token = FAMILY_PARITY.set(parity)
+    try:
+        yield
+    finally:
+        FAMILY_PARITY.reset(token)
+
+
+def families_of(indicator: str) -> tuple[str, ...]:
+    """The paraphrase families an organisation may write for `indicator` right now."""
+    families = ORG_INDICATOR_LINES[indicator]
+    parity = FAMILY_PARITY.get()
+    if parity is None:
+        return families
+    return tuple(f for i, f in enumerate(families) if i % 2 == parity)
+
+
 def indicator_lines(rng: random.Random, heavy: bool) -> list[tuple[str, tuple[str, ...]]]:
     """(sentence template, indicator ids) lines an organisation writes into its template."""
     count = rng.randint(3, 5) if heavy else rng.randint(1, 3)
     chosen = rng.sample(list(ORG_INDICATOR_LINES), count)
     lines = []
     for indicator in chosen:
-        line = expand(rng.choice(ORG_INDICATOR_LINES[indicator]), rng)
+        line = expand(rng.choice(families_of(indicator)), rng)
         extra = ("coded_payment",) if _PAYMENT_WORDS.search(line) else ()
         lines.append((line, (indicator, *extra)))
     return lines

@@ -131,9 +131,16 @@ def test_phrases_that_carry_their_own_negation_still_count() -> None:
     assert "law_enforcement_avoidance" in ids("", "No cops, no LE. Discreet incall.")
 
 
-def test_context_is_required_for_ambiguous_words() -> None:
-    assert "youth_coded" not in ids("", "Fresh and young ideas for your garden")
-    assert "youth_coded" in ids("", "Fresh and young, discreet incall for generous gentlemen")
+def _weights(title: str, body: str) -> dict[str, float]:
+    return {ind["id"]: ind["weight"] for ind in match_indicators(title, body)}
+
+
+def test_context_lowers_the_weight_of_ambiguous_words_but_keeps_the_evidence() -> None:
+    garden = match_indicators("", "Fresh and young ideas for your garden")
+    youth = [ind for ind in garden if ind["id"] == "youth_coded"]
+    assert youth and "weight lowered" in youth[0]["context"] and youth[0]["evidence"]
+    assert youth[0]["weight"] < 0.6 / 2
+    assert _weights("", "Fresh and young, discreet incall for generous gentlemen")["youth_coded"] == 0.6
 
 
 def test_words_inside_other_words_do_not_match() -> None:
@@ -145,7 +152,7 @@ def test_regex_patterns_run_around_their_anchors() -> None:
     found = {
         ind["id"] for ind in match_indicators("", "She is ready, 16 yo, discreet incall, hh 100")
     }
-    assert {"youth_explicit_minor", "third_person_ad", "short_session_rates"} <= found
+    assert {"minor_age_commercial", "third_person_ad", "short_session_rates"} <= found
 
 
 def test_one_result_per_indicator_with_bounded_evidence() -> None:
@@ -175,7 +182,7 @@ def test_a_custom_lexicon_can_be_injected() -> None:
         "indicators: [{id: test_phrase, category: payment, weight: 0.4,"
         " patterns: ['cash app'], source: s}]"
     )
-    found = match_indicators("", "Cash App only", lexicon=lexicon)
+    found = match_indicators("", "Cash App only", lexicon=lexicon, layers=("lexicon",))
     assert [(ind["id"], ind["evidence"][0]["text"]) for ind in found] == [
         ("test_phrase", "Cash App")
     ]
