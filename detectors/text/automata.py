@@ -79,6 +79,23 @@ def platform_automaton() -> ahocorasick.Automaton:
     return automaton
 
 
+SHORT_CONCEPT_FORM = 3
+"""Concept forms this short ("he", "no", "id") are keyed with a boundary character in front,
+so that they are not reported inside every longer word ("the", "know", "side")."""
+
+
+def concept_keys() -> list[tuple[str, tuple[int, tuple[int, ...]]]]:
+    """(automaton key, (form length, concept ids)) of every concept form."""
+    keys = []
+    for form, ids in default_concepts().forms.items():
+        value = (len(form), ids)
+        if len(form) <= SHORT_CONCEPT_FORM and form[0].isalnum():
+            keys += [(prefix + form, value) for prefix in BOUNDARY_CHARS]
+        else:
+            keys.append((form, value))
+    return keys
+
+
 @cache
 def _automaton() -> ahocorasick.Automaton:
     entries: dict[str, list[tuple[int, Any]]] = {}
@@ -86,13 +103,13 @@ def _automaton() -> ahocorasick.Automaton:
         (_NUMBER, number_word_automaton().items()),
         (_PLATFORM, platform_automaton().items()),
         (_LEXICON, default_lexicon().automaton.items()),
-        (_CONCEPT, ((form, (len(form), ids)) for form, ids in default_concepts().forms.items())),
+        (_CONCEPT, concept_keys()),
     )
     for kind, items in sources:
         for key, value in items:
             # the text is scanned with one leading space (the platform keys need it); a number
             # word or lexicon key that began with a space could match across it
-            if kind != _PLATFORM and key.startswith(" "):
+            if kind not in (_PLATFORM, _CONCEPT) and key.startswith(" "):
                 raise ValueError(f"a key cannot start with a space: {key!r}")
             entries.setdefault(key, []).append((kind, value))
     merged = ahocorasick.Automaton()

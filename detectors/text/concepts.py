@@ -88,6 +88,8 @@ def word_forms(word: str, kind: int) -> list[str]:
     for base in bases:
         for ending in endings:
             form = base + ending
+            if form == stem and stem != word:
+                continue  # a bare stem ("messag") is no word of the text
             if form.replace("'", "").isalpha() and stemmer.stemWord(form) == stem:  # type: ignore[attr-defined]
                 forms.add(form)
     return sorted(forms)

@@ -31,11 +31,12 @@ CHARS_PER_WORD = 6
 NEGATION_REACH = 18
 """A negation counts when it ends at most this many characters before a match (about 3 words)."""
 MAX_EVIDENCE = 5
+BENIGN_REACH = 60
 ADULT_AGE = 18
 CONTEXT_ID = "commercial_sex_context"
 """An indicator of weight 0 (category `context`) saying the ad has a commercial-sex cue, with
 the first one as evidence: the scorer's floors and the model read it; it adds no risk itself."""
-ENTITIES = ("@city", "@place", "@minor_age", "@age")
+ENTITIES = ("@city", "@place", "@minor_age", "@age", "@age_18_19")
 _SENTENCE_ENDS = ".!?\n"
 _CLAUSE_ENDS = ".!?\n,;:"
 _MODES = ("all", "seq", "any")
@@ -56,6 +57,8 @@ class Rule:
     unless: tuple[int, ...]
     negatable: bool
     context: bool
+    commercial: bool
+    count_each: int
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class Grammar:
     context_factor: float
     negation: int
     commercial: tuple[int, ...]
+    place_abbreviation: int
 
 
 def _term_id(name: str, concepts: Concepts) -> int:
@@ -94,9 +98,11 @@ def load_grammar(text: str, concepts: Concepts | None = None) -> Grammar:
                 terms=tuple(_term_id(str(t), concepts) for t in raw[mode]),
                 window=int(raw.get("window", 6)) * CHARS_PER_WORD,
                 count_min=int((raw.get("count") or {}).get("min", 0)),
+                count_each=int((raw.get("count") or {}).get("each", 2)),
                 unless=tuple(concepts.index(str(t)) for t in raw.get("unless") or []),
                 negatable=bool(raw.get("negatable", True)),
                 context=raw.get("context") == "commercial_sex",
+                commercial=bool(raw.get("commercial", False)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"grammar rule {number} ({raw.get('id') if isinstance(raw, dict) else raw}): "
@@ -106,7 +112,7 @@ def load_grammar(text: str, concepts: Concepts | None = None) -> Grammar:
         rules.append(rule)
     commercial = tuple(concepts.index(n) for n in ("commercial_sex", "sex_work_cue"))
     return Grammar(tuple(rules), concepts, float(data.get("context_factor", 0.5)),
-                   concepts.index("negation"), commercial)
+                   concepts.index("negation"), commercial, concepts.index("place_abbreviation"))
 
 
 @cache
@@ -140,13 +146,16 @@ def entity_spans(ad: AdText) -> list[list[tuple[int, int]]]:
     cities = [(s, e) for _, s, e in find_cities(ad.norm.text, lowered)]
     minors: list[tuple[int, int]] = []
     ages: list[tuple[int, int]] = []
+    young: list[tuple[int, int]] = []
     if ad.view_runs:
         for age, start, end in find_ages(ad.view.text, ad.view_runs):
             span = ad.view.to_parent(start, end)
             ages.append(span)
             if age < ADULT_AGE:
                 minors.append(span)
-    return [cities, cities, sorted(minors), sorted(ages)]
+            elif age <= ADULT_AGE + 1:
+                young.append(span)
+    return [cities, cities, sorted(minors), sorted(ages), sorted(young)]
 
 
 def _crosses_sentence(lowered: str, start: int, end: int, ends: str = _SENTENCE_ENDS) -> bool:
@@ -213,7 +222,7 @@ def _match_count(rule: Rule, terms: list[list[tuple[int, int]]]) -> list[tuple[i
             per_term[i] += 1
             total += 1
             end = max(end, hit[1])
-        if total >= rule.count_min and min(per_term) >= 2:
+        if total >= rule.count_min and min(per_term) >= rule.count_each:
             found.append((first[0], end))
             break
     return found
@@ -228,6 +237,17 @@ def _negated(negations: list[tuple[int, int]], start: int, lowered: str) -> bool
     return False
 
 
+def _near_benign(lowered: str, hit: tuple[int, int], benign: list[tuple[int, int]]) -> bool:
+    """A benign span within BENIGN_REACH characters of `hit`, in the same sentence."""
+    for start, end in benign:
+        if end <= hit[0] - BENIGN_REACH or start >= hit[1] + BENIGN_REACH:
+            continue
+        lo, hi = (end, hit[0]) if end <= hit[0] else (hit[1], start)
+        if lo >= hi or not _crosses_sentence(lowered, lo, hi):
+            return True
+    return False
+
+
 def _outermost(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     for start, end in sorted(spans, key=lambda s: (s[0], -s[1])):
@@ -238,21 +258,29 @@ def _outermost(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def match_grammar(title: object, body: object, *, grammar: Grammar | None = None,
-                  commercial_cue: bool = False) -> list[dict]:
+                  commercial_cue: bool = False, benign: list[tuple[int, int]] | None = None) -> list[dict]:
     """Indicators found by the grammar: [{id, category, weight, evidence, layer, context?}],
     one per rule id (rules sharing an id are alternatives). `commercial_cue`: the caller found
-    a commercial-sex cue of its own (the lexicon's adult-services context, emoji included)."""
+    a commercial-sex cue of its own (the lexicon's adult-services context, emoji included);
+    `benign`: spans of everyday-business words ("for sale", "nursery"): a commercial cue in
+    their sentence ("rose sale") does not count."""
     grammar = grammar or default_grammar()
     ad = analyse_ad(title, body)
     lowered = ad.norm.lower
     spans = concept_spans(ad, len(grammar.concepts.names))
     entities: list[list[tuple[int, int]]] | None = None
+    if benign:
+        c = grammar.commercial[0]  # sex_work_cue stays: a minor's age next to it is never benign
+        spans[c] = [hit for hit in spans[c] if not _near_benign(lowered, hit, benign)]
     commercial = commercial_cue or any(spans[c] for c in grammar.commercial)
     negations = spans[grammar.negation]
     found: dict[str, tuple[Rule, list[tuple[int, int]]]] = {}
+    self_cue: tuple[int, int] | None = None
     for rule in grammar.rules:
         if rule.id in found and rule.weight <= found[rule.id][0].weight:
             continue
+        if any(term >= 0 and not spans[term] for term in rule.terms):
+            continue  # a concept without hits: no need to look for the entities (cities, ages)
         terms: list[list[tuple[int, int]]] = []
         for term in rule.terms:
             if term < 0:
@@ -260,7 +288,7 @@ def match_grammar(title: object, body: object, *, grammar: Grammar | None = None
                     entities = entity_spans(ad)
                 hits = entities[-1 - term]
                 if term == -2:  # "@place": a city or a place abbreviation
-                    hits = sorted(hits + spans[grammar.concepts.index("place_abbreviation")])
+                    hits = sorted(hits + spans[grammar.place_abbreviation])
             else:
                 hits = spans[term]
             if not hits:
@@ -287,9 +315,16 @@ def match_grammar(title: object, body: object, *, grammar: Grammar | None = None
             kept.append((start, end))
         if kept:
             found[rule.id] = (rule, _outermost(kept))
+    if not commercial:  # a rule whose match is itself a commercial-sex cue ("no limits", "no cops")
+        cue_rule = next((kept for rule, kept in found.values() if rule.commercial), None)
+        if cue_rule:
+            commercial = True
+            self_cue = cue_rule[0]
     results = []
     if commercial:
         cue = next((hits[0] for c in grammar.commercial for hits in (spans[c],) if hits), None)
+        if cue is None and self_cue is not None:
+            cue = self_cue
         results.append({"id": CONTEXT_ID, "category": "context", "weight": 0.0, "layer": "grammar",
                         "evidence": [ad.evidence(*cue)] if cue else []})
     for rule, kept in found.values():

@@ -23,6 +23,7 @@ from detectors.text.lexicon import Lexicon, default_lexicon
 LAYERS = ("lexicon", "grammar")
 """The indicator layers `match_indicators` runs unless told otherwise."""
 COMMERCIAL_CONTEXTS = ("adult_services",)
+BENIGN_CONTEXT = "benign_everyday"
 """Lexicon contexts that count as a commercial-sex cue for the grammar's soft contexts."""
 BENIGN_FACTOR = 0.25
 """Weight multiplier of a lexicon match with a benign word next to it ("fresh cherries")."""
@@ -104,9 +105,21 @@ def match_indicators(title: object, body: object, *, lexicon: Lexicon | None = N
     hits, ctx_hits = _field_hits(ad.norm.lower, lexicon, scanned)
     results = _lexicon_indicators(ad, lexicon, grammar, hits, ctx_hits) if "lexicon" in layers else []
     if "grammar" in layers:
-        commercial = any(ctx_hits.get(name) for name in COMMERCIAL_CONTEXTS)
-        results += match_grammar(title, body, grammar=grammar, commercial_cue=commercial)
+        commercial = _commercial_context(ad.norm.lower, lexicon, ctx_hits)
+        results += match_grammar(title, body, grammar=grammar, commercial_cue=commercial,
+                                 benign=sorted(ctx_hits.get(BENIGN_CONTEXT, [])))
     return results
+
+
+def _commercial_context(lowered: str, lexicon: Lexicon,
+                        ctx_hits: dict[str, list[tuple[int, int]]]) -> bool:
+    """A lexicon commercial-context phrase that has no benign word next to it ("rose sale")."""
+    benign = sorted(ctx_hits.get(BENIGN_CONTEXT, []))
+    for name in COMMERCIAL_CONTEXTS:
+        for span in ctx_hits.get(name, []):
+            if not benign or not _benign_nearby(lowered, span, benign):
+                return True
+    return False
 
 
 def _lexicon_indicators(ad: AdText, lexicon: Lexicon, grammar: Grammar | None,

@@ -5,9 +5,9 @@ published red-flag lists; a seeded split made a dev half (studied and tuned on) 
 that only this benchmark reads, printing aggregates only (never an ad, an id or a per-ad score).
 Each half is scored by the batch path in process (no broker, no Redis), with every layer on and
 then with each layer switched off: the indicator grammar, the text model, the policy floors
-(there is no semantic layer to switch off yet). Per run: ROC-AUC of `risk`; the share of concerning ads at medium or above
-(goal >= 0.85) and of benign ads (goal <= 0.05); recall at medium+ per category; and the
-minor-age rows: writer 1's minor ages next to commercial cues (share critical), writer 2's
+(there is no semantic layer to switch off yet). Per run: ROC-AUC of `risk`; the share of
+concerning ads at medium or above (goal >= 0.85) and of benign ads (goal <= 0.05); recall at
+medium+ per category; and the minor-age rows: writer 1's minor ages next to commercial cues (share critical), writer 2's
 minors in labour recruitment (share high+), benign ads that state a minor's age (share flagged).
 """
 
