@@ -37,6 +37,9 @@ class AdText:
     truncated: bool
     view_runs: list[tuple[int, int]]
     words: WordHits
+    cities: list[tuple[str, int, int]] | None = None
+    """The cities of `norm` once an extractor has looked for them (`places.find_cities`), so the
+    grammar does not scan for them again."""
 
     @property
     def body_offset(self) -> int:

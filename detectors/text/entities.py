@@ -74,7 +74,8 @@ def extract_entities(
             collectors["ages"].add(age, ad.view_evidence(start, end))
         for price, start, end in find_prices(view.text, runs):
             collectors["prices"].add(price, ad.view_evidence(start, end))
-    cities = find_cities(norm.text, lowered)
+    cities = ad.cities if ad.cities is not None else find_cities(norm.text, lowered)
+    ad.cities = cities
     for name, start, end in cities:
         collectors["locations"].add(name, ad.evidence(start, end))
     result: dict[str, list] = {kind: collectors[kind].as_list() for kind in ENTITY_KINDS}

@@ -143,7 +143,9 @@ def concept_spans(ad: AdText, count: int) -> list[list[tuple[int, int]]]:
 def entity_spans(ad: AdText) -> list[list[tuple[int, int]]]:
     """Spans in `ad.norm.lower` of the entities rules may name, in ENTITIES order."""
     lowered = ad.norm.lower
-    cities = [(s, e) for _, s, e in find_cities(ad.norm.text, lowered)]
+    if ad.cities is None:
+        ad.cities = find_cities(ad.norm.text, lowered)
+    cities = [(s, e) for _, s, e in ad.cities]
     minors: list[tuple[int, int]] = []
     ages: list[tuple[int, int]] = []
     young: list[tuple[int, int]] = []

@@ -174,6 +174,20 @@ def enrich(title: str, body: str, country: str) -> None:
     match_indicators(title, body)
 
 
+def entities_only(title: str, body: str, country: str) -> None:
+    extract_entities(title, body, country=country)
+
+
+def entities_and_lexicon(title: str, body: str, country: str) -> None:
+    extract_entities(title, body, country=country)
+    match_indicators(title, body, layers=("lexicon",))
+
+
+LAYER_STEPS = (("extractors (normalise, word scan, entities)", entities_only),
+               ("+ lexicon indicators", entities_and_lexicon),
+               ("+ grammar indicators (all layers on)", enrich))
+
+
 def baseline_only(title: str, body: str, country: str) -> None:
     baseline_phones(title, body, country)
 
@@ -200,14 +214,18 @@ def rate(
 
 def compare_rates(
     corpus: list[tuple[str, str, str]], seconds: float, rounds: int = 5
-) -> tuple[float, float]:
-    """Best-of-`rounds` rates of vigil and the baseline, measured alternately so that a noisy
-    neighbour on the machine weighs on both alike."""
+) -> tuple[float, float, list[float]]:
+    """Best-of-`rounds` rates of vigil, the baseline and each step of LAYER_STEPS, measured
+    alternately so that a noisy neighbour on the machine weighs on all alike."""
     vigil, base = 0.0, 0.0
+    steps = [0.0] * len(LAYER_STEPS)
     for _ in range(rounds):
         vigil = max(vigil, rate(enrich, corpus, seconds / rounds))
         base = max(base, rate(baseline_only, corpus, seconds / rounds))
-    return vigil, base
+        for k, (_, fn) in enumerate(LAYER_STEPS[:-1]):
+            steps[k] = max(steps[k], rate(fn, corpus, seconds / rounds / 2))
+    steps[-1] = vigil
+    return vigil, base, steps
 
 
 def pin_to_one_core() -> str:
@@ -226,7 +244,8 @@ def _fmt(score: Score) -> str:
 
 
 def report(
-    result: Evaluation, vigil_rate: float, base_rate: float, corpus_chars: float, pin: str
+    result: Evaluation, vigil_rate: float, base_rate: float, corpus_chars: float, pin: str,
+    steps: list[float] | None = None,
 ) -> str:
     lines = [
         f"labelled set: {result.ads} ads ({result.negatives} negatives without phones)",
@@ -261,6 +280,13 @@ def report(
         f"  phonenumbers matcher only    {base_rate:9.0f} ads/s",
         f"  ratio vigil / baseline       {vigil_rate / base_rate:9.2f}",
     ]
+    if steps:
+        lines += ["", "what each layer costs (CPU microseconds per ad, best of the same rounds):"]
+        previous = 0.0
+        for (name, _), step in zip(LAYER_STEPS, steps, strict=True):
+            cost = 1e6 / step
+            lines.append(f"  {name:<44} {step:7.0f} ads/s  {cost:6.1f} us/ad  (+{cost - previous:5.1f})")
+            previous = cost
     if result.errors:
         lines += ["", f"evidence errors: {len(result.errors)}", *result.errors[:5]]
     return "\n".join(lines)
@@ -274,9 +300,9 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate(records)
     corpus = padded_corpus(records)
     rate(enrich, corpus[:50], 0.2)  # warm caches and the automata
-    vigil_rate, base_rate = compare_rates(corpus, args.seconds)
+    vigil_rate, base_rate, steps = compare_rates(corpus, args.seconds)
     corpus_chars = sum(len(t) + len(b) for t, b, _ in corpus) / len(corpus)
-    print(report(result, vigil_rate, base_rate, corpus_chars, pin))
+    print(report(result, vigil_rate, base_rate, corpus_chars, pin, steps))
     return 1 if result.errors else 0
 
 
