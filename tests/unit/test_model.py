@@ -22,7 +22,9 @@ from detectors.scoring.model import (
     prepare_text,
     train,
     training_rows,
+    transfer_tokens,
 )
+from detectors.text.indicators import match_indicators
 from streams.cli import main
 from streams.evaluation.synthetic import OBFUSCATED_STYLES, PLAIN_STYLES, synthetic_ads, write_phone
 
@@ -43,7 +45,8 @@ def fresh_ads() -> list[dict]:
 
 
 def _by_kind(model: TextModel, ads: list[dict]) -> dict[str, np.ndarray]:
-    probability = model.predict_proba([ad_text(a["title"], a["body"]) for a in ads])
+    extras = [transfer_tokens(match_indicators(a["title"], a["body"])) for a in ads]
+    probability = model.predict_proba([ad_text(a["title"], a["body"]) for a in ads], extras)
     out: dict[str, list[float]] = {}
     for ad, p in zip(ads, probability, strict=True):
         out.setdefault(ad["ground_truth"]["kind"], []).append(p)
