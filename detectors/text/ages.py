@@ -17,7 +17,7 @@ from detectors.text.words import char_after, char_before, previous_word, previou
 
 _AGE_AFTER = re.compile(
     r"\s{0,2}(?:yo|y/o|y\.o\.?|yr\.? ?old|yrs? old|years? old|years? young|years? of age|anos|anitos"
-    r"|ans|and up|or older|and older|y mas|o mas|\+)(?![a-z])"
+    r"|ans|yrs?|and up|or older|and older|y mas|o mas|\+)(?![a-z])"
 )
 _AGE_INTRO = frozenset({"age", "aged", "ages", "edad", "edades", "tengo", "turned", "turning", "desde",
                         "cumplidos", "girl", "girls", "chica", "chicas", "chavas", "muchachas", "kids",
@@ -95,6 +95,8 @@ def _age_at(text: str, start: int, end: int, after_char: str, before_char: str,
         return before, end
     if after_char.isalpha() and not _ALONE_AFTER.match(text, end):
         return None
+    if before_char == "(" and after_char == ")":
+        return start, end  # "Lexi (16)"
     alone_before = (before_char == "" or before_char in _ALONE_BEFORE_OK
                     or (not before_char.isascii() and not before_char.isalnum()))
     if alone_before and _ALONE_AFTER.match(text, end) and text[start - 1:start] != "$":

@@ -260,12 +260,13 @@ def _outermost(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def match_grammar(title: object, body: object, *, grammar: Grammar | None = None,
-                  commercial_cue: bool = False, benign: list[tuple[int, int]] | None = None) -> list[dict]:
+                  commercial_cues: list[tuple[int, int]] | None = None,
+                  benign: list[tuple[int, int]] | None = None) -> list[dict]:
     """Indicators found by the grammar: [{id, category, weight, evidence, layer, context?}],
-    one per rule id (rules sharing an id are alternatives). `commercial_cue`: the caller found
-    a commercial-sex cue of its own (the lexicon's adult-services context, emoji included);
-    `benign`: spans of everyday-business words ("for sale", "nursery"): a commercial cue in
-    their sentence ("rose sale") does not count."""
+    one per rule id (rules sharing an id are alternatives). `commercial_cues`: spans of
+    commercial-sex cues the caller found itself (the lexicon's adult-services context, emoji
+    included), counted as `commercial_sex` concept hits; `benign`: spans of everyday-business
+    words ("for sale", "nursery"): a commercial cue in their sentence ("rose sale") does not count."""
     grammar = grammar or default_grammar()
     ad = analyse_ad(title, body)
     lowered = ad.norm.lower
@@ -274,7 +275,9 @@ def match_grammar(title: object, body: object, *, grammar: Grammar | None = None
     if benign:
         c = grammar.commercial[0]  # sex_work_cue stays: a minor's age next to it is never benign
         spans[c] = [hit for hit in spans[c] if not _near_benign(lowered, hit, benign)]
-    commercial = commercial_cue or any(spans[c] for c in grammar.commercial)
+    if commercial_cues:
+        spans[grammar.commercial[0]] = sorted(spans[grammar.commercial[0]] + commercial_cues)
+    commercial = any(spans[c] for c in grammar.commercial)
     negations = spans[grammar.negation]
     found: dict[str, tuple[Rule, list[tuple[int, int]]]] = {}
     self_cue: tuple[int, int] | None = None

@@ -105,21 +105,18 @@ def match_indicators(title: object, body: object, *, lexicon: Lexicon | None = N
     hits, ctx_hits = _field_hits(ad.norm.lower, lexicon, scanned)
     results = _lexicon_indicators(ad, lexicon, grammar, hits, ctx_hits) if "lexicon" in layers else []
     if "grammar" in layers:
-        commercial = _commercial_context(ad.norm.lower, lexicon, ctx_hits)
-        results += match_grammar(title, body, grammar=grammar, commercial_cue=commercial,
+        results += match_grammar(title, body, grammar=grammar,
+                                 commercial_cues=_commercial_context(ad.norm.lower, ctx_hits),
                                  benign=sorted(ctx_hits.get(BENIGN_CONTEXT, [])))
     return results
 
 
-def _commercial_context(lowered: str, lexicon: Lexicon,
-                        ctx_hits: dict[str, list[tuple[int, int]]]) -> bool:
-    """A lexicon commercial-context phrase that has no benign word next to it ("rose sale")."""
+def _commercial_context(lowered: str, ctx_hits: dict[str, list[tuple[int, int]]]) -> list[tuple[int, int]]:
+    """The lexicon's commercial-context phrases and emoji that have no benign word next to
+    them ("rose sale")."""
     benign = sorted(ctx_hits.get(BENIGN_CONTEXT, []))
-    for name in COMMERCIAL_CONTEXTS:
-        for span in ctx_hits.get(name, []):
-            if not benign or not _benign_nearby(lowered, span, benign):
-                return True
-    return False
+    return sorted(span for name in COMMERCIAL_CONTEXTS for span in ctx_hits.get(name, [])
+                  if not benign or not _benign_nearby(lowered, span, benign))
 
 
 def _lexicon_indicators(ad: AdText, lexicon: Lexicon, grammar: Grammar | None,
