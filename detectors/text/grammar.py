@@ -26,6 +26,7 @@ from detectors.text.adtext import AdText, analyse_ad
 from detectors.text.ages import find_ages
 from detectors.text.concepts import Concepts, default_concepts
 from detectors.text.places import find_cities
+from detectors.text.prices import find_prices
 
 CHARS_PER_WORD = 6
 NEGATION_REACH = 18
@@ -36,7 +37,7 @@ ADULT_AGE = 18
 CONTEXT_ID = "commercial_sex_context"
 """An indicator of weight 0 (category `context`) saying the ad has a commercial-sex cue, with
 the first one as evidence: the scorer's floors and the model read it; it adds no risk itself."""
-ENTITIES = ("@city", "@place", "@minor_age", "@age", "@age_18_19")
+ENTITIES = ("@city", "@place", "@minor_age", "@age", "@age_18_19", "@price")
 _SENTENCE_ENDS = ".!?\n"
 _CLAUSE_ENDS = ".!?\n,;:"
 _MODES = ("all", "seq", "any")
@@ -157,7 +158,9 @@ def entity_spans(ad: AdText) -> list[list[tuple[int, int]]]:
                 minors.append(span)
             elif age <= ADULT_AGE + 1:
                 young.append(span)
-    return [cities, cities, sorted(minors), sorted(ages), sorted(young)]
+    prices = [ad.view.to_parent(start, end) for _, start, end in find_prices(ad.view.text, ad.view_runs)] \
+        if ad.view_runs else []
+    return [cities, cities, sorted(minors), sorted(ages), sorted(young), sorted(prices)]
 
 
 def _crosses_sentence(lowered: str, start: int, end: int, ends: str = _SENTENCE_ENDS) -> bool:
