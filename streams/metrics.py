@@ -124,7 +124,8 @@ def observe_scored(scored: dict, timings: dict[str, float]) -> None:
     for stage, seconds in timings.items():
         STAGE_SECONDS.labels(stage).observe(seconds)
     for indicator in scored.get("indicators") or []:
-        INDICATOR_HITS.labels(indicator.get("category") or "unknown").inc()
+        if indicator.get("category") != "context":  # the commercial-sex context is no red flag
+            INDICATOR_HITS.labels(indicator.get("category") or "unknown").inc()
     for match in scored.get("image_matches") or []:
         BANK_MATCHES.labels(match["bank"]).inc()
     size = int((scored.get("cluster") or {}).get("size") or 1)
