@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from detectors.images.hashing import analyse_ad_images
 from detectors.linking.links import LinkStore, Observation, link_ad
@@ -20,19 +19,15 @@ from detectors.text.entities import extract_entities
 from detectors.text.indicators import LAYERS as INDICATOR_LAYERS
 from detectors.text.indicators import match_indicators
 from detectors.text.placeholders import template_text
+from detectors.validation import parse_date_time
 
 ENTITY_TYPES = ("phones", "emails", "handles", "urls", "ages", "prices", "locations")
 
 
 def posted_ts(ad: dict) -> float:
-    """The ad's posted_at as Unix seconds (naive times are taken as UTC)."""
-    value = ad["posted_at"].replace("Z", "+00:00")
-    dt = datetime.fromisoformat(value)
-    if dt.tzinfo is None:
-        from datetime import UTC
-
-        dt = dt.replace(tzinfo=UTC)
-    return dt.timestamp()
+    """The ad's posted_at as Unix seconds (naive times are taken as UTC); validation has
+    checked it with the same function."""
+    return parse_date_time(ad["posted_at"])
 
 
 def _dedupe(values) -> list:

@@ -35,6 +35,9 @@ def parse_http_body(body: bytes, content_type: str) -> tuple[list[dict], list[di
             doc = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             return [], [{"index": 0, "error": "not_json", "reason": f"body is not JSON: {exc}"}]
+        except RecursionError:
+            return [], [{"index": 0, "error": "too_deep", "reason": "body nests arrays and objects too deep "
+                                                                       "to parse"}]
         chunks = [json.dumps(d).encode() for d in doc] if isinstance(doc, list) else [body]
     accepted, rejected = [], []
     for i, chunk in enumerate(chunks):
