@@ -4,7 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install compile demo test test-unit lint stack-up stack-down bench clean
+.PHONY: setup install compile demo test test-unit lint stack-up stack-down bench clean
+
+# the Debian packages a fresh machine lacks (deploy/setup/system-packages.txt), installed as root
+# or with passwordless sudo, otherwise one line saying what to install; `--dry-run` shows the plan
+setup:
+	@bash deploy/setup/setup.sh
 
 $(STAMP): pyproject.toml setup.py
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,7 +17,7 @@ $(STAMP): pyproject.toml setup.py
 	$(BIN)/pip install -q -e ".[dev]"
 	@touch $(STAMP)
 
-install: $(STAMP)
+install: setup $(STAMP)
 
 # build the mypyc-compiled text detectors again after editing them (until then the edited
 # sources run as pure Python); VIGIL_PURE_PYTHON=1 make compile removes the compiled build

@@ -97,11 +97,12 @@ def run_demo(args) -> int:
     from streams.broker.kafkaio import read_topic
     from streams.broker.topics import ensure_topics
     from streams.evaluation.generate import generate_ads, write_bank_manifest
-    from streams.stack.launcher import ensure_stack, kafka_healthy, redis_healthy, stop_stack
+    from streams.stack.launcher import services
 
     os.environ["VIGIL_TOPIC_PREFIX"] = f"demo{int(time.time())}."
     settings = load_settings()
-    was_up = kafka_healthy(settings.kafka_bootstrap, settings) and redis_healthy(settings.redis_url, settings)
+    stack = contextlib.ExitStack()  # the services this demo started, stopped at the end
+    started: frozenset[str] = frozenset()
     workdir = settings.stack_dir / "demo" / settings.topic_prefix.strip(".")
     workdir.mkdir(parents=True, exist_ok=True)
     procs = Processes(workdir)
@@ -111,7 +112,8 @@ def run_demo(args) -> int:
     try:
         _ensure_model(args)  # before the stack: a first run trains for a while
         t0 = time.monotonic()
-        info = ensure_stack(settings)
+        info = stack.enter_context(services(settings, kafka=True, redis=True))
+        started = info.started
         ensure_topics(settings)
         print(f"demo: stack up in {time.monotonic() - t0:.1f} s "
               f"(kafka {info.kafka_bootstrap}, redis {display_url(info.redis_url)})", flush=True)
@@ -187,9 +189,9 @@ def run_demo(args) -> int:
     finally:
         stop.set()
         procs.stop_all()
-        if not was_up:
-            stop_stack(settings)
-            print("demo: stack stopped", flush=True)
+        if started:
+            print(f"demo: stopping what it started: {', '.join(sorted(started))}", flush=True)
+        stack.close()  # stops only what the demo started: a stack that was up stays up
 
 
 def _demo_analyst(store_url: str) -> str:

@@ -9,13 +9,16 @@ from pathlib import Path
 import pytest
 
 from streams.config import load_settings
-from streams.stack.launcher import StackInfo, ensure_stack
+from streams.stack.launcher import StackInfo, services
 
 
 @pytest.fixture(scope="session")
-def stack() -> StackInfo:
-    """The real broker and Redis, started by `streams.stack.launcher.ensure_stack` (idempotent)."""
-    return ensure_stack(load_settings())
+def stack() -> Iterator[StackInfo]:
+    """The real broker and Redis (`streams.stack.launcher.services`): started if they are not up,
+    and stopped after the session only if it started them; a stack that was up (`vigil stack
+    up`) stays up for the next run."""
+    with services(load_settings(), kafka=True, redis=True) as info:
+        yield info
 
 
 @pytest.fixture

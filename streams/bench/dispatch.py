@@ -148,14 +148,19 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def _bench(rate: float, seconds: float) -> dict:
-    from streams.broker.topics import ensure_topics
     from streams.config import load_settings
-    from streams.dispatch.webhooks import new_secret
-    from streams.stack.launcher import ensure_stack
+    from streams.stack.launcher import services
 
     os.environ["VIGIL_TOPIC_PREFIX"] = f"bench{uuid.uuid4().hex[:8]}."
     settings = load_settings()
-    ensure_stack(settings)
+    with services(settings, kafka=True, redis=True):  # stopped again if this run started them
+        return _bench_on_stack(rate, seconds, settings)
+
+
+def _bench_on_stack(rate: float, seconds: float, settings) -> dict:
+    from streams.broker.topics import ensure_topics
+    from streams.dispatch.webhooks import new_secret
+
     ensure_topics(settings)
     secret = new_secret()
     env = {**os.environ, SECRET_ENV: secret, "PYTHONUNBUFFERED": "1"}

@@ -717,7 +717,7 @@ def _write_ads(path: Path, lines: Iterator[bytes]) -> set[str]:
 
 def run_bench(args) -> int:
     from streams.config import load_settings
-    from streams.stack.launcher import ensure_stack
+    from streams.stack.launcher import services
 
     workers = _parse_workers(args.workers)
     if args.quick:
@@ -736,43 +736,44 @@ def run_bench(args) -> int:
          f"load average {load_start[0]:.2f} {load_start[1]:.2f} {load_start[2]:.2f} "
          f"on {os.cpu_count()} cores")
     settings = load_settings()
-    ensure_stack(settings)
-    stack_dir = settings.stack_dir
-    stack_dir.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    out_path = Path(args.out) if args.out else stack_dir / "bench" / f"pipeline-{args.mix}-{stamp}.json"
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="bench-pipeline-", dir=stack_dir) as tmp_name:
-        tmp = Path(tmp_name)
-        _log("generating ads")
-        ads_file, warm_file = tmp / "ads.jsonl", tmp / "warm.jsonl"
-        ad_ids = _write_ads(ads_file, bench_ads(n, args.seed, args.mix))
-        warm_ids = _write_ads(warm_file, bench_ads(WARMUP_ADS, args.seed + WARMUP_SEED_OFFSET,
-                                                   args.mix, id_prefix="warm-"))
-        size_mib = ads_file.stat().st_size / 2**20
-        _log(f"{n} ads, {size_mib:.1f} MiB ({size_mib * 1024 / n:.1f} KiB per ad)")
-        _log("batch path (vigil score, in process)")
-        batch = batch_run(warm_file, ads_file, ad_ids, args.model)
-        _log(f"batch: {batch['throughput_ads_per_s']:,.0f} ads/s, "
-             f"{batch['cpu_s_per_1000_ads']:.2f} CPU s per 1,000 ads")
-        runs = []
-        for w in workers:
-            spec = RunSpec(workers=w, ads_file=ads_file, warm_file=warm_file, n=n,
-                           warm_ids=warm_ids, ad_ids=ad_ids, rate=args.rate, partitions=partitions,
-                           group_interval_s=args.group_interval,
-                           timeout_s=args.timeout or max(600.0, 3 * (args.duration or 0) + 300))
-            runs.append(stream_run(spec, tmp))
-            if args.keep_logs:
-                keep = out_path.with_suffix("") / f"w{w}"
-                keep.mkdir(parents=True, exist_ok=True)
-                for log_file in (tmp / f"w{w}").glob("*.log"):
-                    log_file.replace(keep / log_file.name)
-    result = _result(args, n, partitions, workers, batch, runs, load_start)
-    out_path.write_text(json.dumps(result, indent=2) + "\n")
-    print_report(result)
-    print(f"results: {out_path}")
-    ok = all(r["missing"] == 0 and r["alerts_delivered"] == r["alerts"] for r in runs)
-    return 0 if ok else 1
+    # the broker and Redis only if they are not up; stopped again at the end if this run started them
+    with services(settings, kafka=True, redis=True):
+        stack_dir = settings.stack_dir
+        stack_dir.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        out_path = Path(args.out) if args.out else stack_dir / "bench" / f"pipeline-{args.mix}-{stamp}.json"
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="bench-pipeline-", dir=stack_dir) as tmp_name:
+            tmp = Path(tmp_name)
+            _log("generating ads")
+            ads_file, warm_file = tmp / "ads.jsonl", tmp / "warm.jsonl"
+            ad_ids = _write_ads(ads_file, bench_ads(n, args.seed, args.mix))
+            warm_ids = _write_ads(warm_file, bench_ads(WARMUP_ADS, args.seed + WARMUP_SEED_OFFSET,
+                                                       args.mix, id_prefix="warm-"))
+            size_mib = ads_file.stat().st_size / 2**20
+            _log(f"{n} ads, {size_mib:.1f} MiB ({size_mib * 1024 / n:.1f} KiB per ad)")
+            _log("batch path (vigil score, in process)")
+            batch = batch_run(warm_file, ads_file, ad_ids, args.model)
+            _log(f"batch: {batch['throughput_ads_per_s']:,.0f} ads/s, "
+                 f"{batch['cpu_s_per_1000_ads']:.2f} CPU s per 1,000 ads")
+            runs = []
+            for w in workers:
+                spec = RunSpec(workers=w, ads_file=ads_file, warm_file=warm_file, n=n,
+                               warm_ids=warm_ids, ad_ids=ad_ids, rate=args.rate, partitions=partitions,
+                               group_interval_s=args.group_interval,
+                               timeout_s=args.timeout or max(600.0, 3 * (args.duration or 0) + 300))
+                runs.append(stream_run(spec, tmp))
+                if args.keep_logs:
+                    keep = out_path.with_suffix("") / f"w{w}"
+                    keep.mkdir(parents=True, exist_ok=True)
+                    for log_file in (tmp / f"w{w}").glob("*.log"):
+                        log_file.replace(keep / log_file.name)
+        result = _result(args, n, partitions, workers, batch, runs, load_start)
+        out_path.write_text(json.dumps(result, indent=2) + "\n")
+        print_report(result)
+        print(f"results: {out_path}")
+        ok = all(r["missing"] == 0 and r["alerts_delivered"] == r["alerts"] for r in runs)
+        return 0 if ok else 1
 
 
 def _result(args, n, partitions, workers, batch, runs, load_start) -> dict:

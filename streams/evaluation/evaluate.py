@@ -63,7 +63,7 @@ def score_stream(ads: list[dict], *, timeout_s: float, bank_entries=None) -> lis
     from streams.clients import redis_client
     from streams.config import load_settings, redis_prefix
     from streams.scoring.linkstore import RedisLinkStore
-    from streams.stack.launcher import ensure_stack
+    from streams.stack.launcher import services
 
     prefix = f"eval{uuid.uuid4().hex[:8]}."
     os.environ["VIGIL_TOPIC_PREFIX"] = prefix
@@ -71,33 +71,33 @@ def score_stream(ads: list[dict], *, timeout_s: float, bank_entries=None) -> lis
     # point-in-time link features (counts "as of this ad") are comparable ad by ad.
     os.environ["VIGIL_PARTITIONS"] = "1"
     settings = load_settings()
-    ensure_stack(settings)
-    ensure_topics(settings)
-    client = redis_client(settings)
-    if bank_entries:
-        from streams.banks.store import BankStore
+    with services(settings, kafka=True, redis=True):  # stopped again at the end if started here
+        ensure_topics(settings)
+        client = redis_client(settings)
+        if bank_entries:
+            from streams.banks.store import BankStore
 
-        BankStore(client, redis_prefix(settings)).add_entries(bank_entries)
-    produce(settings.kafka_bootstrap, settings.topics.raw,
-            [(ad["ad_id"].encode(), json.dumps(ad).encode()) for ad in ads])
-    wanted = {ad["ad_id"] for ad in ads}
-    log_path = Path(tempfile.gettempdir()) / f"vigil-eval-worker-{prefix}log"
-    print(f"eval: stream worker log: {log_path}", file=sys.stderr)
-    with running_worker({"VIGIL_TOPIC_PREFIX": prefix, "VIGIL_PARTITIONS": "1"}, log_path) as proc:
-        try:
-            scored = read_topic(settings.kafka_bootstrap, settings.topics.scored,
-                                until=lambda recs: len({r["ad_id"] for r in recs}) >= len(wanted),
-                                timeout_s=timeout_s, progress=True,
-                                abort_if=worker_death(proc, log_path))
-        except RuntimeError as exc:
-            raise CliError(f"the stream worker stopped before scoring every ad: {exc}") from exc
-    store = RedisLinkStore(client, redis_prefix(settings))
-    final = with_final_clusters(scored, store.cluster_of)
-    from streams.broker.topics import delete_prefixed_topics
-    from streams.config import app_id_for
+            BankStore(client, redis_prefix(settings)).add_entries(bank_entries)
+        produce(settings.kafka_bootstrap, settings.topics.raw,
+                [(ad["ad_id"].encode(), json.dumps(ad).encode()) for ad in ads])
+        wanted = {ad["ad_id"] for ad in ads}
+        log_path = Path(tempfile.gettempdir()) / f"vigil-eval-worker-{prefix}log"
+        print(f"eval: stream worker log: {log_path}", file=sys.stderr)
+        with running_worker({"VIGIL_TOPIC_PREFIX": prefix, "VIGIL_PARTITIONS": "1"}, log_path) as proc:
+            try:
+                scored = read_topic(settings.kafka_bootstrap, settings.topics.scored,
+                                    until=lambda recs: len({r["ad_id"] for r in recs}) >= len(wanted),
+                                    timeout_s=timeout_s, progress=True,
+                                    abort_if=worker_death(proc, log_path))
+            except RuntimeError as exc:
+                raise CliError(f"the stream worker stopped before scoring every ad: {exc}") from exc
+        store = RedisLinkStore(client, redis_prefix(settings))
+        final = with_final_clusters(scored, store.cluster_of)
+        from streams.broker.topics import delete_prefixed_topics
+        from streams.config import app_id_for
 
-    delete_prefixed_topics(settings.kafka_bootstrap, prefix, app_id_for(settings) + "-")
-    return final
+        delete_prefixed_topics(settings.kafka_bootstrap, prefix, app_id_for(settings) + "-")
+        return final
 
 
 def print_table(rows: list[tuple[str, dict]]) -> None:

@@ -18,13 +18,18 @@ log = logging.getLogger(__name__)
 
 
 def _cmd_ingest(args) -> int:
-    from streams.broker.topics import ensure_topics
-    from streams.stack.launcher import ensure_stack
+    from streams.stack.launcher import services
 
     settings = load_settings()
     # beyond loopback without tokens: refuse before touching any service
     tokens = ingest_tokens(settings) if args.http else None
-    ensure_stack(settings)
+    with services(settings, kafka=True):  # a broker it starts is stopped again when it ends
+        return _ingest(args, settings, tokens)
+
+
+def _ingest(args, settings, tokens) -> int:
+    from streams.broker.topics import ensure_topics
+
     ensure_topics(settings)
     if args.http:
         producer = make_producer(settings)
@@ -47,12 +52,17 @@ def _cmd_ingest(args) -> int:
 
 
 def _cmd_feed(args) -> int:
-    from streams.broker.topics import ensure_topics
-    from streams.evaluation.generate import generate_ads
-    from streams.stack.launcher import ensure_stack
+    from streams.stack.launcher import services
 
     settings = load_settings()
-    ensure_stack(settings)
+    with services(settings, kafka=True):
+        return _feed(args, settings)
+
+
+def _feed(args, settings) -> int:
+    from streams.broker.topics import ensure_topics
+    from streams.evaluation.generate import generate_ads
+
     ensure_topics(settings)
     producer = make_producer(settings)
     interval = 1.0 / args.rate if args.rate > 0 else 0.0

@@ -56,14 +56,16 @@ def _topic_feedback() -> list[dict]:
     from streams.config import load_settings
     from streams.model.feedback import alert_ads, read_feedback, with_ad_ids
     from streams.preflight import kafka_problem
+    from streams.stack.launcher import services
 
     settings = load_settings()
-    problem = kafka_problem(settings)
+    problem = kafka_problem(settings) if settings.external_kafka else None
     if problem:
         raise CliError(f"--feedback-topic: {problem}")
-    records = read_feedback(settings)
-    if any(not r.get("ad_id") for r in records):
-        records = with_ad_ids(records, alert_ads(settings))
+    with services(settings, kafka=True):  # the local broker if none runs; stopped again after
+        records = read_feedback(settings)
+        if any(not r.get("ad_id") for r in records):
+            records = with_ad_ids(records, alert_ads(settings))
     return records
 
 

@@ -148,6 +148,7 @@ def parse_label(text: str) -> bool:
 def _cmd_feedback(args) -> int:
     from streams.broker.topics import ensure_topics
     from streams.preflight import kafka_problem
+    from streams.stack.launcher import services
 
     settings = load_settings()
     try:
@@ -157,12 +158,13 @@ def _cmd_feedback(args) -> int:
         where = ".".join(map(str, exc.absolute_path)) or "record"
         raise CliError(f"not a valid feedback record: {where} fails {exc.validator} "
                        f"{exc.validator_value}") from exc
-    problem = kafka_problem(settings)
+    problem = kafka_problem(settings) if settings.external_kafka else None
     if problem:
         raise CliError(f"feedback not recorded: {problem}")
     try:
-        ensure_topics(settings)
-        key = send_feedback(settings, record)
+        with services(settings, kafka=True):  # the local broker if none runs; stopped again after
+            ensure_topics(settings)
+            key = send_feedback(settings, record)
     except KafkaError as exc:
         raise CliError(f"feedback not recorded: {exc}") from exc
     print(key)

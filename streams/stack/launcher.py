@@ -10,14 +10,20 @@ with ACL users, from certificates and secrets under `.stack/secure/` (streams/st
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import os
+import re
+import shlex
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -40,6 +46,7 @@ class StackInfo:
 
     kafka_bootstrap: str
     redis_url: str
+    started: frozenset[str] = frozenset()  # what `services` started (and will stop)
 
 
 class StackError(CliError):
@@ -128,6 +135,98 @@ def _spawn(cmd: list[str], log_file: Path, pid_file: Path, cwd: Path) -> int:
     return proc.pid
 
 
+OWNER_FILE = "owner.json"
+
+
+def _record_owner(home: Path, service: str, pid: int, port: int, settings: Settings) -> None:
+    """Who started this service: the checkout, its stack directory and the command, so a
+    second checkout that meets the port can say whose it is and how to stop it."""
+    record = {"service": service, "pid": pid, "port": port, "checkout": str(REPO_ROOT),
+              "stack_dir": str(settings.stack_dir), "started_by": "vigil " + shlex.join(sys.argv[1:])[:200],
+              "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    (home / OWNER_FILE).write_text(json.dumps(record, indent=1) + "\n")
+
+
+def read_owner(home: Path) -> dict | None:
+    try:
+        record = json.loads((home / OWNER_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _listening_inodes(port: int, proc_net: Path = Path("/proc/net")) -> set[str]:
+    """Socket inodes listening on a TCP port (IPv4 and IPv6), from /proc/net/tcp*."""
+    inodes = set()
+    for name in ("tcp", "tcp6"):
+        try:
+            lines = (proc_net / name).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    return inodes
+
+
+def _pids_with_sockets(inodes: set[str], proc: Path = Path("/proc")) -> list[int]:
+    wanted = {f"socket:[{inode}]" for inode in inodes}
+    pids = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if any(os.readlink(fd) in wanted for fd in (entry / "fd").iterdir()):
+                pids.append(int(entry.name))
+        except OSError:  # gone, or not ours to read
+            continue
+    return pids
+
+
+def _pid_from_ss(port: int) -> int | None:
+    """The listener's pid as `ss -ltnp` tells it (when /proc did not)."""
+    ss = shutil.which("ss")
+    if not ss:
+        return None
+    try:
+        out = subprocess.run([ss, "-Hltnp", f"sport = :{port}"], capture_output=True, text=True,
+                             timeout=5, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    found = re.search(r"pid=(\d+)", out)
+    return int(found.group(1)) if found else None
+
+
+def port_holder(port: int) -> str:
+    """Who listens on `port`, as a sentence: another checkout's vigil stack (with the command
+    that stops it), some other process (pid and command line), or that it cannot tell."""
+    pids = _pids_with_sockets(_listening_inodes(port)) or [p for p in [_pid_from_ss(port)] if p]
+    if not pids:
+        return (f"port {port} is taken by another program (it could not be told which: "
+                f"try `ss -ltnp 'sport = :{port}'` as root)")
+    pid = pids[0]
+    try:
+        cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
+    except OSError:
+        cwd = None
+    owner = read_owner(cwd) if cwd else None
+    if owner is None and cwd is not None and cwd.parent.name == ".stack" and cwd.name in ("redis", "kafka"):
+        owner = {"service": cwd.name, "checkout": str(cwd.parent.parent), "stack_dir": str(cwd.parent)}
+    if owner is not None:
+        checkout = owner.get("checkout", "?")
+        env = "" if owner.get("stack_dir") == str(Path(checkout) / ".stack") else \
+            f"VIGIL_STACK_DIR={shlex.quote(str(owner.get('stack_dir')))} "
+        by = f", started by `{owner['started_by']}`" if owner.get("started_by") else ""
+        return (f"port {port} is held by the vigil stack of the checkout {checkout} ({owner.get('service')}, "
+                f"pid {pid}{by}); stop it with: cd {shlex.quote(checkout)} && {env}.venv/bin/vigil stack down")
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        cmdline = "?"
+    return f"port {port} is taken by another program: pid {pid} ({cmdline[:150]})"
+
+
 def _stop(pid_file: Path, name: str, timeout_s: float = 30.0) -> bool:
     pid = _pid_alive(pid_file)
     if pid is None:
@@ -176,28 +275,28 @@ def _redis_home(settings: Settings) -> Path:
     return secure.secure_stack(settings).redis_home if settings.stack_mode == "secure" else settings.stack_dir / "redis"
 
 
-def start_redis(settings: Settings) -> None:
+def start_redis(settings: Settings) -> bool:
+    """Start the local Redis unless it (or REDIS_URL's) answers; True if this call started it."""
     if settings.external_redis:
         problem = redis_problem(settings)
         if problem:
             raise StackError(problem)
-        return
+        return False
     local = secure.client_settings(settings)
     home = _redis_home(settings)
     pid_file = home / "redis.pid"
     if _pid_alive(pid_file) and redis_problem(local, timeout_s=1) is None:
-        return
+        return False
     if _port_open(settings.redis_port):
-        raise StackError(
-            f"port {settings.redis_port} is taken by another program; set VIGIL_REDIS_PORT or REDIS_URL"
-        )
+        raise StackError(f"{port_holder(settings.redis_port)}; or set VIGIL_REDIS_PORT or REDIS_URL")
     server = _require("redis-server", "Redis: apt-get install -y redis-server")
     home.mkdir(parents=True, exist_ok=True)
     if settings.stack_mode == "secure":
         # TLS only, ACL users; passwords in a 0600 config file, not on the command line
-        _spawn([server, str(secure.write_redis_config(settings))], home / "redis.log", pid_file, home)
+        pid = _spawn([server, str(secure.write_redis_config(settings))], home / "redis.log", pid_file, home)
+        _record_owner(home, "redis", pid, settings.redis_port, settings)
         _wait_until(lambda: redis_problem(local, timeout_s=1) is None, "Redis", 20, home / "redis.log", pid_file)
-        return
+        return True
     cmd = [
         server,
         "--bind", "127.0.0.1",
@@ -209,8 +308,10 @@ def start_redis(settings: Settings) -> None:
         "--protected-mode", "yes",
         "--daemonize", "no",
     ]
-    _spawn(cmd, home / "redis.log", pid_file, home)
+    pid = _spawn(cmd, home / "redis.log", pid_file, home)
+    _record_owner(home, "redis", pid, settings.redis_port, settings)
     _wait_until(lambda: redis_problem(local, timeout_s=1) is None, "Redis", 20, home / "redis.log", pid_file)
+    return True
 
 
 # ---------------------------------------------------------------- Kafka
@@ -310,21 +411,22 @@ def _local_kafka_healthy(settings: Settings) -> bool:
     return kafka_healthy(local.kafka_bootstrap, local)
 
 
-def start_kafka(settings: Settings) -> None:
+def start_kafka(settings: Settings) -> bool:
+    """Start the local broker unless it (or KAFKA_BOOTSTRAP's) answers; True if this call
+    started it."""
     if settings.external_kafka:
         problem = kafka_problem(settings)
         if problem:
             raise StackError(problem)
-        return
+        return False
     home = _kafka_home(settings)
     pid_file = home / "kafka.pid"
     if _pid_alive(pid_file) and _local_kafka_healthy(settings):
-        return
-    for port in (settings.kafka_port, settings.controller_port):
+        return False
+    for port, name in ((settings.kafka_port, "VIGIL_KAFKA_PORT"),
+                       (settings.controller_port, "VIGIL_KAFKA_CONTROLLER_PORT")):
         if _port_open(port) and not _pid_alive(pid_file):
-            raise StackError(
-                f"port {port} is taken by another program; set VIGIL_KAFKA_PORT or KAFKA_BOOTSTRAP"
-            )
+            raise StackError(f"{port_holder(port)}; or set {name} or KAFKA_BOOTSTRAP")
     java = _require("java", "Java 17+: apt-get install -y openjdk-17-jre-headless")
     libs = _resolve_kafka_jars(settings)
     data_dir = home / "data"
@@ -356,9 +458,11 @@ def start_kafka(settings: Settings) -> None:
             raise StackError("formatting Kafka storage failed: " + result.stderr.strip()[-500:])
     if _pid_alive(pid_file):  # alive but unhealthy: give it time before starting another
         _wait_until(lambda: _local_kafka_healthy(settings), "Kafka", 60, home / "server.log", pid_file)
-        return
-    _spawn([*jvm, KAFKA_MAIN_CLASS, str(props)], home / "kafka.out", pid_file, home)
+        return False
+    pid = _spawn([*jvm, KAFKA_MAIN_CLASS, str(props)], home / "kafka.out", pid_file, home)
+    _record_owner(home, "kafka", pid, settings.kafka_port, settings)
     _wait_until(lambda: _local_kafka_healthy(settings), "Kafka", 90, home / "kafka.out", pid_file)
+    return True
 
 
 # ---------------------------------------------------------------- public API
@@ -408,19 +512,60 @@ def ensure_stack(settings: Settings | None = None, *, check: bool = True) -> Sta
     return StackInfo(kafka_bootstrap=settings.kafka_bootstrap, redis_url=settings.redis_url)
 
 
-def stop_stack(settings: Settings | None = None) -> list[str]:
-    """Stop what `ensure_stack` started, in either mode (never external services); returns what
-    was stopped."""
+def stop_stack(settings: Settings | None = None, only: frozenset[str] | set[str] | None = None) -> list[str]:
+    """Stop the local stack's services, in either mode (all, or `only` those named: "kafka",
+    "redis"; never external services); returns what was stopped."""
     settings = settings or load_settings()
     stopped = []
+    wanted = set(only) if only is not None else {"kafka", "redis"}
     for mode in STACK_MODES:
         each = replace(settings, stack_mode=mode)
         suffix = " (secure)" if mode == "secure" else ""
-        if not settings.external_kafka and _stop(_kafka_home(each) / "kafka.pid", "Kafka", 60):
+        if "kafka" in wanted and not settings.external_kafka and _stop(_kafka_home(each) / "kafka.pid",
+                                                                       "Kafka", 60):
             stopped.append("kafka" + suffix)
-        if not settings.external_redis and _stop(_redis_home(each) / "redis.pid", "Redis"):
+        if "redis" in wanted and not settings.external_redis and _stop(_redis_home(each) / "redis.pid", "Redis"):
             stopped.append("redis" + suffix)
     return stopped
+
+
+@contextmanager
+def services(settings: Settings, *, kafka: bool = False, redis: bool = False) -> Iterator[StackInfo]:
+    """The services a command needs, started if they are not up (never those set by
+    KAFKA_BOOTSTRAP / REDIS_URL), and stopped again at the end only if this command started
+    them: a stack that was already up stays up."""
+    started: set[str] = set()
+    try:
+        local = (kafka and not settings.external_kafka) or (redis and not settings.external_redis)
+        if local:
+            _refuse_other_mode(settings)
+            warn_if_ephemeral(settings)
+            if settings.stack_mode == "secure":
+                secure.prepare(settings)
+                secure.write_env_file(settings)
+        if redis and start_redis(settings):
+            started.add("redis")
+        if kafka and start_kafka(settings):
+            started.add("kafka")
+        if kafka or redis:  # this process's own settings work with them (one line per problem)
+            preflight(settings, kafka=kafka, redis=redis)
+        yield StackInfo(kafka_bootstrap=settings.kafka_bootstrap, redis_url=settings.redis_url,
+                        started=frozenset(started))
+    finally:
+        if started:
+            stopped = stop_stack(settings, only=started)
+            log.info("stopped what this command started: %s", ", ".join(stopped) or "nothing")
+
+
+def owners(settings: Settings) -> dict[str, str]:
+    """Per local service that runs: who started it, when, from which checkout."""
+    out = {}
+    for name, home in (("kafka", _kafka_home(settings)), ("redis", _redis_home(settings))):
+        owner = read_owner(home)
+        if owner and _pid_alive(home / f"{name}.pid"):
+            out[name] = (f"pid {owner.get('pid')}, started {owner.get('started_at')} by "
+                         f"`{owner.get('started_by')}` in {owner.get('checkout')}")
+    return out
 
 
 MODE_DESCRIPTIONS = {
@@ -473,9 +618,11 @@ def _cmd_stack(args) -> int:
         stopped = stop_stack()
         print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
         return 0
-    status = stack_status()
+    settings = load_settings()
+    status = stack_status(settings)
+    started = owners(replace(settings, stack_mode=running_mode(settings) or settings.stack_mode))
     for name, state in status.items():
-        print(f"{name} {state}")
+        print(f"{name} {state}" + (f" ({started[name]})" if name in started else ""))
     return 0 if all(status[s].endswith("healthy") for s in ("kafka", "redis")) else 1
 
 
