@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "streams.store.consumer",
     "streams.console.command",
     "streams.bench",
+    "streams.forget.command",
 ]
 
 

@@ -75,8 +75,20 @@ class Settings:
     store_metrics_port: int = field(default_factory=lambda: int(_env("VIGIL_STORE_METRICS_PORT", "19102")))
     console_port: int = field(default_factory=lambda: int(_env("VIGIL_CONSOLE_PORT", "18800")))
     console_metrics_port: int = field(default_factory=lambda: int(_env("VIGIL_CONSOLE_METRICS_PORT", "19103")))
-    # stored ads posted more than this many days ago are purged (0: kept until forgotten)
+    # the operator's overall cap, in days, on how long ads and identifiers are kept anywhere: the
+    # investigator store purges older ads; Kafka topics, Redis link state, stored results and the
+    # dedupe table's changelog never keep them longer (0: no cap)
     retention_days: float = field(default_factory=lambda: float(_env("VIGIL_RETENTION_DAYS", "365")))
+
+    @property
+    def retention_s(self) -> int | None:
+        """VIGIL_RETENTION_DAYS in seconds, or None when it is 0 (no cap)."""
+        return max(1, int(self.retention_days * 86400)) if self.retention_days > 0 else None
+
+    def capped(self, ttl_s: int) -> int:
+        """A time-to-live no longer than VIGIL_RETENTION_DAYS (per-kind settings use this as their cap)."""
+        cap = self.retention_s
+        return ttl_s if cap is None else min(ttl_s, cap)
 
     @property
     def external_kafka(self) -> bool:

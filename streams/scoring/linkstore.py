@@ -149,9 +149,10 @@ def _s(value) -> str:
 class RedisLinkStore:
     """`LinkStore` on Redis; `prefix` isolates deployments and tests."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "vigil:") -> None:
+    def __init__(self, client: redis.Redis, prefix: str = "vigil:", ttl_s: int = KEY_TTL_S) -> None:
         self.client = client
         self.prefix = prefix
+        self.ttl_s = ttl_s
         self._observe = client.register_script(OBSERVE_LUA)
         self._union = client.register_script(UNION_LUA)
         self._find = client.register_script(FIND_LUA)
@@ -162,7 +163,7 @@ class RedisLinkStore:
     def observe(self, obs: Observation, keys: list[str]) -> list[IdentifierStats]:
         args = [obs.ad_id, repr(obs.ts), obs.city or "", obs.region or "", len(obs.ages),
                 len(obs.phones), WINDOWS["1h"], WINDOWS["24h"], WINDOWS["7d"], MOVEMENT_WINDOW,
-                KEY_TTL_S, *obs.ages, *obs.phones]
+                self.ttl_s, *obs.ages, *obs.phones]
         rows = self._observe(keys=[f"{self.prefix}id:{k}" for k in keys], args=args)
         return [
             IdentifierStats(
@@ -237,8 +238,8 @@ class RedisTemplateStore:
     """Template bands (sorted sets, lexicographic) and ids (a hash) in Redis: same contract as
     `detectors.linking.templates.MemoryTemplateStore`, one atomic Lua call per ad."""
 
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
-        self.client, self.prefix = client, prefix
+    def __init__(self, client: redis.Redis, prefix: str, ttl_s: int = KEY_TTL_S) -> None:
+        self.client, self.prefix, self.ttl_s = client, prefix, ttl_s
         self._assign = client.register_script(TEMPLATE_LUA)
 
     def template_of(self, ad_id: str) -> str | None:
@@ -246,4 +247,4 @@ class RedisTemplateStore:
         return _s(value) if value is not None else None
 
     def assign(self, ad_id: str, bands: list[str], max_candidates: int) -> str:
-        return _s(self._assign(args=[self.prefix, ad_id, max_candidates, KEY_TTL_S, *bands]))
+        return _s(self._assign(args=[self.prefix, ad_id, max_candidates, self.ttl_s, *bands]))

@@ -16,7 +16,7 @@ from detectors.linking.links import MemoryLinkStore
 from detectors.linking.templates import TemplateIndex, memory_template_index
 from detectors.pipeline import AdPipeline
 from streams.config import Settings, redis_prefix
-from streams.scoring.linkstore import RedisLinkStore, RedisTemplateStore
+from streams.scoring.linkstore import KEY_TTL_S, RedisLinkStore, RedisTemplateStore
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,9 @@ def stream_pipeline(settings: Settings, client: redis.Redis, *, banks=None,
     prefix = redis_prefix(settings)
     fetch, photo_key = _image_parts(allow_files=False)
     return AdPipeline(
-        link_store=RedisLinkStore(client, prefix),
-        templates=TemplateIndex(RedisTemplateStore(client, prefix)),
+        # link state kept no longer than VIGIL_RETENTION_DAYS
+        link_store=RedisLinkStore(client, prefix, ttl_s=settings.capped(KEY_TTL_S)),
+        templates=TemplateIndex(RedisTemplateStore(client, prefix, ttl_s=settings.capped(KEY_TTL_S))),
         fetch=fetch,
         banks=banks,
         model=load_text_model(model_path),

@@ -19,13 +19,16 @@ import faust
 import redis
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from detectors.alerts.policy import SUPPRESSION_WINDOW_S
 from detectors.deadletter import dead_letter
 from detectors.validation import Invalid, parse_raw_ad
 from streams import metrics
+from streams.broker.topics import apply_retention
 from streams.clients import faust_broker_credentials, redis_client
 from streams.config import Settings, Topics, app_id_for, load_settings
 from streams.logs import hashed
 from streams.scoring.runtime import (
+    RESULT_TTL_S,
     RedisResults,
     RedisSuppression,
     alert_for,
@@ -123,8 +126,10 @@ def create_app(settings: Settings | None = None, *, model_path: str | None = Non
             banks = _start_live_banks(settings, client)
             metrics.set_model_info(pipeline.model)
             state.update(banks=banks, pipeline=pipeline,
-                         suppression=RedisSuppression(client, redis_prefix(settings)),
-                         results=RedisResults(client, redis_prefix(settings)))
+                         suppression=RedisSuppression(client, redis_prefix(settings),
+                                                      window_s=settings.capped(SUPPRESSION_WINDOW_S)),
+                         results=RedisResults(client, redis_prefix(settings),
+                                              ttl_s=settings.capped(RESULT_TTL_S)))
         if state.get("banks") is not None:
             state["pipeline"].banks = state["banks"].current
         return state["pipeline"], state["suppression"], state["results"]
@@ -291,6 +296,18 @@ def create_app(settings: Settings | None = None, *, model_path: str | None = Non
                 metrics.FEEDBACK.labels("true" if record.get("label") else "false").inc()
             except (ValueError, AttributeError):
                 metrics.FEEDBACK.labels("invalid").inc()
+
+    @app.task
+    async def apply_topic_retention() -> None:
+        """VIGIL_RETENTION_DAYS on the topics, the seen-ads changelog included (Faust has
+        declared it by now); a failure is logged, never fatal."""
+        if settings.retention_s is None:
+            return
+        try:
+            changed = await asyncio.get_running_loop().run_in_executor(None, apply_retention, settings)
+            log.info("retention of %d days set on %d topic(s)", settings.retention_s // 86400, len(changed))
+        except Exception as exc:  # noqa: BLE001 - retention is re-applied at the next start
+            log.warning("could not set topic retention (%s)", type(exc).__name__)
 
     @app.timer(interval=float(os.environ.get("VIGIL_STALL_CHECK_S") or STALL_CHECK_S))
     async def watch_for_stalled_partitions() -> None:
