@@ -225,17 +225,22 @@ class SeenAdsTable:
             return ["keeps ad ids only, no phone numbers"]
         from kafka.partitioner.default import murmur2
 
-        from streams.clients import kafka_producer
+        from streams.clients import kafka_admin, kafka_producer
 
         topic = app_id_for(self.settings) + SEEN_ADS_CHANGELOG
+        # asked of the admin API: a producer's metadata request would create a missing topic
+        admin = kafka_admin(self.settings, request_timeout_ms=10000)
+        try:
+            if topic not in set(admin.list_topics()):
+                return [f"no changelog topic {topic}: nothing kept"]
+            count = len(admin.describe_topics([topic])[0]["partitions"])
+        finally:
+            admin.close()
+        # the table is co-partitioned with ads.raw (keyed by the raw ad id, kafka's murmur2
+        # partitioner); its changelog keys are the JSON-encoded ad id
+        partition = (murmur2(subject.ad_id.encode()) & 0x7FFFFFFF) % count
         producer = kafka_producer(self.settings, acks="all")
         try:
-            partitions = sorted(producer.partitions_for(topic) or [])
-            if not partitions:
-                return [f"no changelog topic {topic}: nothing kept"]
-            # the table is co-partitioned with ads.raw (keyed by the raw ad id); its changelog
-            # keys are the JSON-encoded ad id
-            partition = (murmur2(subject.ad_id.encode()) & 0x7FFFFFFF) % len(partitions)
             producer.send(topic, key=json.dumps(subject.ad_id).encode(), value=None, partition=partition)
             producer.flush()
         finally:

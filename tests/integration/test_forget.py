@@ -124,3 +124,18 @@ def test_forget_reaches_the_investigator_store(stack, topic_prefix, tmp_path, mo
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(schema.ads).where(
             schema.ads.c.record.like(f"%{phone}%"))) == 0
+
+
+def test_forget_before_any_worker_ran_creates_no_topic_and_removes_nothing(stack, topic_prefix, capsys):
+    from streams.clients import kafka_admin
+
+    settings = load_settings()
+    ensure_topics(settings)
+    assert main(["forget", "--ad-id", "never-seen"]) == 0
+    out = capsys.readouterr().out
+    assert "no changelog topic" in out and "not in any cluster" in out and "0 stored result(s)" in out
+    admin = kafka_admin(settings)
+    try:
+        assert app_id_for(settings) + "-seen-ads-changelog" not in admin.list_topics()
+    finally:
+        admin.close()
