@@ -20,6 +20,7 @@ from pathlib import Path
 import redis
 from PIL import Image
 
+from detectors.images import hashlists
 from detectors.images.banks import BankEntry, BankSet, unmatchable
 from detectors.images.hashing import ImageFetchError, bank_variants, decode_image
 from streams.errors import CliError
@@ -91,12 +92,22 @@ class BankStore:
         version = self.client.incr(self.version_key)
         self.client.publish(self.channel, version)
 
-    def add_entries(self, entries: list[BankEntry]) -> int:
+    def add_entries(self, entries: list[BankEntry], chunk: int = 10_000) -> int:
+        """Store entries (replacing those with the same bank and id) in one MULTI/EXEC
+        transaction: a reader sees all of them or none, however many chunks it takes."""
         if entries:
-            self.client.hset(self.key, mapping={f"{e.bank}/{e.entry_id}": json.dumps(e.as_record())
-                                                for e in entries})
-            self._changed()
+            with self.client.pipeline(transaction=True) as tx:
+                for start in range(0, len(entries), chunk):
+                    tx.hset(self.key, mapping={f"{e.bank}/{e.entry_id}": json.dumps(e.as_record())
+                                               for e in entries[start:start + chunk]})
+                tx.incr(self.version_key)
+                version = tx.execute()[-1]
+            self.client.publish(self.channel, version)
         return len(entries)
+
+    def bank_entries(self, bank: str) -> list[BankEntry]:
+        """The entries of one bank, in a stable order."""
+        return [entry for entry in self.load_entries() if entry.bank == bank]
 
     def add_from_path(self, bank: str, path, **kw) -> int:
         return self.add_entries(entries_from_path(bank, Path(path), **kw))
@@ -258,12 +269,9 @@ def _bank_command(args) -> int:
         print(f"bank {args.name}: removed {args.entry_id}")
         return 0
     if args.action == "export":
-        banks = _store().load_all()
-        with open(args.out, "w", encoding="utf-8") as fh:
-            for entry in banks.entries:
-                fh.write(json.dumps(entry.as_record()) + "\n")
-        print(f"{len(banks)} entries written to {args.out}")
-        return 0
+        return _export(args)
+    if args.action == "import":
+        return _import(args)
     from detectors.images.hashing import query_variants
 
     banks = load_bank_file(args.banks) if args.banks else _store().load_all()
@@ -284,6 +292,66 @@ def _bank_command(args) -> int:
     return status
 
 
+def _export(args) -> int:
+    """`vigil bank export FILE` (every bank, JSON lines for `vigil score --banks`) or
+    `vigil bank export NAME FILE --format pdq-csv|hma` (one bank as a hash list)."""
+    if len(args.target) == 1 and args.format in (None, "jsonl"):
+        banks = _store().load_all()
+        with open(args.target[0], "w", encoding="utf-8") as fh:
+            for entry in banks.entries:
+                fh.write(json.dumps(entry.as_record()) + "\n")
+        print(f"{len(banks)} entries written to {args.target[0]}")
+        return 0
+    if len(args.target) != 2 or args.format not in hashlists.FORMATS:
+        raise CliError("give NAME FILE --format pdq-csv|hma for a hash list, or just FILE for every bank "
+                       "as JSON lines")
+    name, out = args.target
+    entries = _store().bank_entries(name)
+    if not entries:
+        raise CliError(f"bank {name} has no entries")
+    with open(out, "w", encoding="utf-8", newline="") as fh:
+        if args.format == "pdq-csv":
+            rows = hashlists.pdq_csv_rows(entries)
+            csv.writer(fh, lineterminator="\n").writerows(rows)
+            print(f"bank {name}: {len(entries)} entries written to {out} as pdq-csv ({len(rows) - 1} hash rows: "
+                  "every stored variant)")
+        else:
+            lines = hashlists.hma_lines(entries)
+            fh.writelines(line + "\n" for line in lines)
+            print(f"bank {name}: {len(lines)} entries written to {out} as hma signals (one PDQ hash per photo; "
+                  "case id, source and date do not travel in this format)")
+    return 0
+
+
+def _import(args) -> int:
+    """`vigil bank import NAME FILE --format pdq-csv|hma`: every row checked first; any bad row
+    and nothing is written; otherwise every entry goes in in one transaction."""
+    try:
+        defaults = hashlists.Defaults(case_id=args.case_id, source=args.source,
+                                      date=hashlists.check_date(args.date), quality=args.quality)
+    except ValueError as exc:
+        raise CliError(f"--date: {exc}") from exc
+    parse = hashlists.parse_pdq_csv if args.format == "pdq-csv" else hashlists.parse_hma
+    try:
+        with open(args.file, encoding="utf-8", newline="") as fh:
+            entries, errors = parse(fh, args.name, defaults)
+    except FileNotFoundError as exc:
+        raise CliError(f"no such file: {args.file}") from exc
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{args.file} is not UTF-8 text (byte {exc.start}): nothing imported") from exc
+    if errors:
+        shown = "\n".join(f"  {args.file} {error}" for error in errors[:50])
+        more = f"\n  … and {len(errors) - 50} more" if len(errors) > 50 else ""
+        raise CliError(f"{len(errors)} bad row(s), nothing imported:\n{shown}{more}")
+    added = _store().add_entries(entries)
+    hashes = sum(len(entry.variants) for entry in entries)
+    print(f"bank {args.name}: {added} entries imported from {args.file} ({hashes} PDQ hashes, {args.format})")
+    for entry in unmatchable(entries):
+        print(f"warning: {entry.entry_id} has PDQ quality {entry.quality} < 50 and will never match",
+              file=sys.stderr)
+    return 0
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("bank", help="manage and query photo hash banks")
     sub = p.add_subparsers(dest="action", required=True)
@@ -299,6 +367,19 @@ def register(subparsers) -> None:
     rm = sub.add_parser("remove", help="remove one entry")
     rm.add_argument("name")
     rm.add_argument("entry_id")
-    exp = sub.add_parser("export", help="write all entries as JSON lines (for vigil score --banks)")
-    exp.add_argument("out")
+    exp = sub.add_parser("export", help="write every bank as JSON lines (for vigil score --banks), or one "
+                                        "bank as a hash list (--format pdq-csv|hma)")
+    exp.add_argument("target", nargs="+", metavar="[NAME] FILE",
+                     help="FILE alone: every bank as JSON lines; NAME FILE: that bank as a hash list")
+    exp.add_argument("--format", choices=["jsonl", *hashlists.FORMATS], default=None)
+    imp = sub.add_parser("import", help="add a partner's hash list (PDQ CSV or HMA signals) to a bank, "
+                                        "without photos")
+    imp.add_argument("name", help="bank name, e.g. missing_children")
+    imp.add_argument("file", help="the hash list")
+    imp.add_argument("--format", choices=hashlists.FORMATS, required=True)
+    imp.add_argument("--case-id", help="case id for rows without one (every hma row)")
+    imp.add_argument("--source", help="source for rows without one, e.g. the partner's name")
+    imp.add_argument("--date", help="date for rows without one (ISO, e.g. 2026-11-30)")
+    imp.add_argument("--quality", type=int, default=hashlists.DEFAULT_QUALITY,
+                     help="PDQ quality for hashes shared without it (default 100; under 50 never matches)")
     p.set_defaults(func=_cmd_bank)
