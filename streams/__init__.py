@@ -1,1 +1,1 @@
-"""The imperative shell: Faust app, stack launcher, ingest, dispatch, CLI."""
+"""The imperative shell: the worker loop, stack launcher, ingest, dispatch, CLI."""

@@ -9,8 +9,8 @@ in one place, so each command speaks to a secured Kafka or Redis by settings alo
   user `VIGIL_REDIS_USER` (or `user@` in the URL), password in `VIGIL_REDIS_PASSWORD_FILE`.
 
 kafka-python (producer, consumer, admin), aiokafka (producer, consumer, one connection),
-Faust (`broker_credentials`; without an SSL context Faust would quietly use SASL_PLAINTEXT) and
-redis-py (sync and asyncio) all take their options from here. Secrets are read when a client is
+confluent-kafka (the worker's consumer and idempotent producer) and redis-py (sync and asyncio)
+all take their options from here. Secrets are read when a client is
 built, never kept in Settings, and never logged.
 """
 
@@ -150,18 +150,38 @@ def aio_consumer(*topics: str, settings: Settings | None = None, **kwargs):
     return AIOKafkaConsumer(*topics, **kafka_options(settings), **kwargs)
 
 
-def faust_broker_credentials(settings: Settings):
-    """Faust's `broker_credentials`: SASL over TLS, or None for plaintext. The SSL context is
-    what makes Faust use SASL_SSL; without it Faust speaks SASL_PLAINTEXT."""
-    options = kafka_security_options(settings)
-    if not options:
-        return None
-    import faust
+def confluent_options(settings: Settings | None = None) -> dict[str, Any]:
+    """librdkafka's configuration for `bootstrap.servers` and TLS + SASL (confluent-kafka)."""
+    settings = settings or load_settings()
+    check_settings(settings)
+    config: dict[str, Any] = {"bootstrap.servers": settings.kafka_bootstrap}
+    if settings.kafka_security == "plaintext":
+        return config
+    if settings.kafka_ca_file:
+        tls_context("VIGIL_KAFKA_CA_FILE", settings.kafka_ca_file)  # a clear error now, not at connect
+        config["ssl.ca.location"] = settings.kafka_ca_file
+    config.update({
+        "security.protocol": "SASL_SSL",
+        "ssl.endpoint.identification.algorithm": "https",
+        "sasl.mechanisms": settings.kafka_sasl_mechanism,
+        "sasl.username": settings.kafka_user,
+        "sasl.password": read_secret("VIGIL_KAFKA_PASSWORD_FILE", settings.kafka_password_file),
+    })
+    return config
 
-    return faust.SASLCredentials(username=options["sasl_plain_username"],
-                                 password=options["sasl_plain_password"],
-                                 ssl_context=options["ssl_context"],
-                                 mechanism=options["sasl_mechanism"])
+
+def confluent_consumer(settings: Settings | None = None, **config: Any):
+    """A confluent-kafka Consumer; `config` holds librdkafka settings (group.id, ...)."""
+    from confluent_kafka import Consumer
+
+    return Consumer({**confluent_options(settings), **config}, logger=logging.getLogger("librdkafka"))
+
+
+def confluent_producer(settings: Settings | None = None, **config: Any):
+    """A confluent-kafka Producer; `config` holds librdkafka settings (acks, ...)."""
+    from confluent_kafka import Producer
+
+    return Producer({**confluent_options(settings), **config}, logger=logging.getLogger("librdkafka"))
 
 
 # ---------------------------------------------------------------- Redis

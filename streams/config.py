@@ -49,8 +49,13 @@ class Settings:
     dispatch_metrics_port: int = field(default_factory=lambda: int(_env("VIGIL_DISPATCH_METRICS_PORT", "19101")))
     ingest_port: int = field(default_factory=lambda: int(_env("VIGIL_INGEST_PORT", "18080")))
     lag_interval_s: float = field(default_factory=lambda: float(_env("VIGIL_LAG_INTERVAL_S", "5")))
-    # a worker's local table store (RocksDB): two workers on one machine need one each
-    faust_dir_env: str = field(default_factory=lambda: os.environ.get("VIGIL_FAUST_DIR", ""))
+    # the worker's batches: at most this many records, taken within this many milliseconds
+    batch_max: int = field(default_factory=lambda: int(_env("VIGIL_BATCH_MAX", "200")))
+    batch_wait_ms: int = field(default_factory=lambda: int(_env("VIGIL_BATCH_WAIT_MS", "50")))
+    # how long the duplicate check remembers an ad id, and link state an idle identifier (both
+    # capped by VIGIL_RETENTION_DAYS)
+    dedupe_days: float = field(default_factory=lambda: float(_env("VIGIL_DEDUPE_DAYS", "7")))
+    link_retention_days: float = field(default_factory=lambda: float(_env("VIGIL_LINK_RETENTION_DAYS", "30")))
     max_record_bytes: int = field(default_factory=lambda: int(_env("VIGIL_MAX_RECORD_BYTES", str(2 * 1024 * 1024))))
     # the local stack's mode: `plain` (no TLS, no passwords) or `secure` (`vigil stack up --secure`)
     stack_mode: str = field(default_factory=lambda: _env("VIGIL_STACK_MODE", "plain").lower())
@@ -119,13 +124,15 @@ class Settings:
         under the stack directory."""
         return self.store_url_env or f"sqlite:///{self.stack_dir / 'store' / 'vigil.db'}"
 
-    def faust_dir(self, app_id: str) -> Path:
-        """Where this worker keeps its table store: VIGIL_FAUST_DIR, else .stack/faust/<app id>
-        (.stack/secure/faust/<app id> on the secure local stack: its tables are another cluster's)."""
-        if self.faust_dir_env:
-            return Path(self.faust_dir_env)
-        base = self.secure_stack_dir if self.stack_mode == "secure" else self.stack_dir
-        return base / "faust" / app_id
+    @property
+    def dedupe_ttl_s(self) -> int:
+        """How long the duplicate check keeps an ad id (VIGIL_DEDUPE_DAYS, capped)."""
+        return self.capped(max(1, int(self.dedupe_days * 86400)))
+
+    @property
+    def link_ttl_s(self) -> int:
+        """How long link state keeps an identifier idle (VIGIL_LINK_RETENTION_DAYS, capped)."""
+        return self.capped(max(1, int(self.link_retention_days * 86400)))
 
     def services_beyond_loopback(self) -> list[str]:
         """The settings that take vigil beyond this machine: a listener bound to a non-loopback
@@ -159,7 +166,7 @@ def redis_prefix(settings: Settings) -> str:
 
 
 def app_id_for(settings: Settings) -> str:
-    """The worker's Faust app id (its consumer group, table and changelog names)."""
+    """The worker's app id: its consumer group's name."""
     return settings.app_id + (f"-{settings.topic_prefix.strip('.')}" if settings.topic_prefix else "")
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 LEVELS = ("debug", "info", "warning", "error", "critical")
 # chatty libraries and the level they keep unless debugging
 NOISY = {"kafka": logging.ERROR, "aiokafka": logging.ERROR, "httpx": logging.ERROR, "httpcore": logging.ERROR,
-         "faust": logging.WARNING, "mode": logging.WARNING, "urllib3": logging.WARNING}
+         "librdkafka": logging.WARNING, "urllib3": logging.WARNING}
 # fields of a LogRecord that are not extras
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName"}
 # 9+ digits, possibly split by single separators (E.164 and national formats); not inside words

@@ -57,10 +57,6 @@ CLUSTER_SIZE = Histogram("vigil_cluster_size", "Size of the linked cluster a sco
 CLUSTER_JOINS = Counter("vigil_cluster_joins_total",
                         "Scored ads linked into a cluster of two or more ads (clusters growing)")
 MODEL_INFO = Info("vigil_model", "The text model the worker loaded (version 'none' without one)")
-PARTITION_STALLS = Counter(
-    "vigil_partition_stalls_total",
-    "Assigned partitions found with records waiting that never reached the agent (then un-stuck)",
-    ["topic", "partition"])
 FEEDBACK = Counter("vigil_feedback_total", "Analyst feedback records, by label", ["label"])
 
 # ---------------------------------------------------------------- latency
@@ -96,7 +92,7 @@ STAGES = ("validate", "text", "images", "link", "score")
 ALERT_SEVERITIES = tuple(s for s in SEVERITIES if s != "none")
 
 
-def initialise_worker_series(partitions: int = 0) -> None:
+def initialise_worker_series() -> None:
     """Create the labelled series whose label values are known before any ad arrives, at zero.
 
     A series born with its first observation already in it has no earlier sample to rate
@@ -107,8 +103,6 @@ def initialise_worker_series(partitions: int = 0) -> None:
         STAGE_SECONDS.labels(stage)
     for severity in SEVERITIES:
         ADS_SCORED.labels(severity)
-    for partition in range(partitions):  # of ads.raw (its base name, as the watchdog labels it)
-        PARTITION_STALLS.labels("ads.raw", str(partition))
 
 
 def initialise_delivery_series(destinations: list[str]) -> None:

@@ -3,7 +3,7 @@ settings, and the log hash key is this deployment's own when vigil reaches beyon
 
 Each failure is one line naming the setting to fix, found in well under a second. Without it
 kafka-python retries a wrong password for 30 s and then says only "Unable to bootstrap";
-aiokafka and Faust fail fast but put the cause only in a log line.
+aiokafka and librdkafka fail fast (or retry quietly) but put the cause only in a log line.
 """
 
 from __future__ import annotations

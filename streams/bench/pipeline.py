@@ -1,11 +1,10 @@
 """`vigil bench pipeline`: the whole stack end to end, beside the batch path on the same ads.
 
 What runs, as in production, each in its own process so its CPU and memory can be read from
-/proc: the broker and Redis (`vigil stack`), N `vigil worker`s (each with its own table store,
-VIGIL_FAUST_DIR), `vigil dispatch`, a signature-verifying `vigil webhook-sink`, and a producer
-(this module's `produce` entry point, with the same Kafka settings as `vigil ingest`). Every
-run gets its own topic prefix (so its own Redis keys and Faust app id) and deletes its topics
-afterwards.
+/proc: the broker and Redis (`vigil stack`), N `vigil worker`s, `vigil dispatch`, a
+signature-verifying `vigil webhook-sink`, and a producer (this module's `produce` entry point,
+with the same Kafka settings as `vigil ingest`). Every run gets its own topic prefix (so its
+own Redis keys and consumer group) and deletes its topics afterwards.
 
 The ads are generated (seeded) into a JSON-lines file first: `--mix text` has no images,
 `--mix images` gives every ad 1-4 photos from the photo pool (the generator's own photos, topped
@@ -476,9 +475,7 @@ def stream_run(spec: RunSpec, tmp: Path) -> dict:
                              "0"], env, run_dir / "dispatcher.log")
         procs.append(Proc("dispatcher", "dispatcher", dispatcher.pid, dispatcher))
         for i in range(spec.workers):
-            faust_dir = run_dir / f"faust{i}"
-            wenv = {**env, "VIGIL_FAUST_DIR": str(faust_dir)}
-            w = _spawn(["streams.cli", "worker", "--metrics-port", "0"], wenv,
+            w = _spawn(["streams.cli", "worker", "--metrics-port", "0"], env,
                        run_dir / f"worker{i}.log")
             procs.append(Proc(f"worker{i}", "worker", w.pid, w))
         _log(f"{spec.workers} worker(s) starting on {spec.partitions} partitions (prefix {prefix})")
@@ -598,7 +595,7 @@ def stream_run(spec: RunSpec, tmp: Path) -> dict:
         probe.close()
         admin.close()
         with contextlib.suppress(Exception):
-            # the run's topics, and its Faust app's changelog and assignor topics
+            # the run's topics
             delete_prefixed_topics(settings.kafka_bootstrap, prefix, group + "-")
         _clear_redis(settings, prefix)
 

@@ -70,7 +70,7 @@ def _worker_rate(settings, n_ads: int, workdir: Path) -> tuple[float, list[dict]
            for ad in generate_ads(n_ads, seed=29, difficulty="hard", images=False)]
     produce(settings.kafka_bootstrap, settings.topics.raw,
             [(ad["ad_id"].encode(), json.dumps(ad).encode()) for ad in ads])
-    env = {"VIGIL_TOPIC_PREFIX": settings.topic_prefix, "VIGIL_FAUST_DIR": str(workdir / "faust")}
+    env = {"VIGIL_TOPIC_PREFIX": settings.topic_prefix}
     log_path = workdir / "worker.log"
     with running_worker(env, log_path) as proc:
         records = read_topic(settings.kafka_bootstrap, settings.topics.scored, timeout_s=900, progress=True,

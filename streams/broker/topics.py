@@ -9,7 +9,7 @@ from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from streams.clients import kafka_admin
-from streams.config import Settings, app_id_for
+from streams.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -17,18 +17,15 @@ COMPACTED = {"banks"}
 # topics holding ads, their scores and identifiers: VIGIL_RETENTION_DAYS caps their retention.ms
 # (feedback is left alone: it is the labelled training data, kept until an operator says otherwise)
 RETAINED = ("raw", "scored", "alerts", "dlq", "alerts_dlq")
-SEEN_ADS_CHANGELOG = "-seen-ads-changelog"  # after the worker's app id (Faust names it so)
 
 
 def retention_configs(settings: Settings) -> dict[str, dict[str, str]]:
-    """Topic → the configs VIGIL_RETENTION_DAYS asks for (none when it is 0). The seen-ads
-    changelog is compacted by Faust; with a cap it is also cleaned by time (compact,delete)."""
+    """Topic → the configs VIGIL_RETENTION_DAYS asks for (none when it is 0)."""
     cap = settings.retention_s
     if cap is None:
         return {}
     ms = str(cap * 1000)
     out = {getattr(settings.topics, role): {"retention.ms": ms} for role in RETAINED}
-    out[app_id_for(settings) + SEEN_ADS_CHANGELOG] = {"cleanup.policy": "compact,delete", "retention.ms": ms}
     return out
 
 
@@ -108,7 +105,7 @@ def ensure_topics(settings: Settings) -> list[str]:
 
 def delete_prefixed_topics(bootstrap: str, *prefixes: str) -> list[str]:
     """Delete every topic whose name starts with one of `prefixes` (a test's or an eval run's
-    own topics, and its Faust app's changelog topics); returns the names deleted. TLS and
+    own topics); returns the names deleted. TLS and
     credentials come from the environment's settings."""
     if not prefixes or not all(prefixes):
         raise ValueError("refusing to delete topics without a prefix")

@@ -6,7 +6,8 @@ Redis key layout (docs/architecture.md, streams/scoring/linkstore.py): identifie
 `id:<kind>:<value>:{ads,cities,regions,phones,ages,meta}`, the union-find `uf:parent` (node →
 parent; nodes are `ad:<id>` and identifier keys such as `phone:+17025550123`) with a summary per
 root `uf:c:<root>` (+ `:phones`, `:cities`, `:ads`), the template index `tpl:of` and
-`tpl:band:<n>`, stored results `result:<ad id>`, suppression `suppress:<cluster id>`.
+`tpl:band:<n>`, stored results `result:<ad id>`, suppression `suppress:<cluster id>`, the
+duplicate check `seen:<ad id>`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import redis
 
 from detectors.linking.links import CLUSTER_SAMPLE
 from detectors.linking.regroup import regroup
-from streams.broker.topics import RETAINED, SEEN_ADS_CHANGELOG
-from streams.config import Settings, app_id_for, redis_prefix
+from streams.broker.topics import RETAINED
+from streams.config import Settings, redis_prefix
+from streams.scoring.runtime import dedupe_key
 
 ID_SUFFIXES = (":ads", ":cities", ":regions", ":phones", ":ages", ":meta")
 CLUSTER_SUFFIXES = ("", ":phones", ":cities", ":ads")
@@ -214,40 +216,19 @@ class Suppression:
 
 
 @dataclass
-class SeenAdsTable:
-    """The worker's `seen-ads` table (RocksDB, rebuilt from its compacted changelog topic)."""
+class SeenAds:
+    """The worker's duplicate check: one Redis key per ad id (`seen:<ad id>`, value the
+    partition:offset it was first seen at), expiring after VIGIL_DEDUPE_DAYS."""
 
-    settings: Settings
-    name: str = "dedupe table seen-ads"
+    client: redis.Redis
+    prefix: str
+    name: str = "dedupe check seen-ads"
 
     def forget(self, subject: Subject) -> list[str]:
         if not subject.ad_id:
             return ["keeps ad ids only, no phone numbers"]
-        from kafka.partitioner.default import murmur2
-
-        from streams.clients import kafka_admin, kafka_producer
-
-        topic = app_id_for(self.settings) + SEEN_ADS_CHANGELOG
-        # asked of the admin API: a producer's metadata request would create a missing topic
-        admin = kafka_admin(self.settings, request_timeout_ms=10000)
-        try:
-            if topic not in set(admin.list_topics()):
-                return [f"no changelog topic {topic}: nothing kept"]
-            count = len(admin.describe_topics([topic])[0]["partitions"])
-        finally:
-            admin.close()
-        # the table is co-partitioned with ads.raw (keyed by the raw ad id, kafka's murmur2
-        # partitioner); its changelog keys are the JSON-encoded ad id
-        partition = (murmur2(subject.ad_id.encode()) & 0x7FFFFFFF) % count
-        producer = kafka_producer(self.settings, acks="all")
-        try:
-            producer.send(topic, key=json.dumps(subject.ad_id).encode(), value=None, partition=partition)
-            producer.flush()
-        finally:
-            producer.close()
-        return [f"tombstone written to {topic} (partition {partition}): compaction removes the entry; a worker "
-                "drops it from its RocksDB store when it next recovers the table (restart or rebalance), and "
-                "until then a re-sent copy of this ad id is still dead-lettered as a duplicate"]
+        removed = self.client.delete(dedupe_key(self.prefix, subject.ad_id))
+        return [f"{removed} duplicate-check key(s) deleted (a re-sent copy of this ad id is scored again)"]
 
 
 @dataclass
@@ -296,4 +277,4 @@ def default_stores(settings: Settings, client: redis.Redis) -> list[Store]:
     """Every store vigil keeps ads or phone numbers in, in the order `vigil forget` runs them."""
     prefix = redis_prefix(settings)
     return [LinkState(client, prefix), StoredResults(client, prefix), Suppression(client, prefix),
-            SeenAdsTable(settings), InvestigatorStore(settings), KafkaTopics(settings)]
+            SeenAds(client, prefix), InvestigatorStore(settings), KafkaTopics(settings)]

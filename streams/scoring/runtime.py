@@ -16,7 +16,7 @@ from detectors.linking.links import MemoryLinkStore
 from detectors.linking.templates import TemplateIndex, memory_template_index
 from detectors.pipeline import AdPipeline
 from streams.config import Settings, redis_prefix
-from streams.scoring.linkstore import KEY_TTL_S, RedisLinkStore, RedisTemplateStore
+from streams.scoring.linkstore import RedisLinkStore, RedisTemplateStore
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +65,9 @@ def stream_pipeline(settings: Settings, client: redis.Redis, *, banks=None,
     prefix = redis_prefix(settings)
     fetch, photo_key = _image_parts(allow_files=False)
     return AdPipeline(
-        # link state kept no longer than VIGIL_RETENTION_DAYS
-        link_store=RedisLinkStore(client, prefix, ttl_s=settings.capped(KEY_TTL_S)),
-        templates=TemplateIndex(RedisTemplateStore(client, prefix, ttl_s=settings.capped(KEY_TTL_S))),
+        # an identifier idle for VIGIL_LINK_RETENTION_DAYS is forgotten (never past VIGIL_RETENTION_DAYS)
+        link_store=RedisLinkStore(client, prefix, ttl_s=settings.link_ttl_s),
+        templates=TemplateIndex(RedisTemplateStore(client, prefix, ttl_s=settings.link_ttl_s)),
         fetch=fetch,
         banks=banks,
         model=load_text_model(model_path),
@@ -134,6 +134,12 @@ def alert_for(scored: dict, suppression) -> dict | None:
     return alert
 
 
+def dedupe_key(prefix: str, ad_id: str) -> str:
+    """The Redis key of the worker's duplicate check for one ad id (value: the partition:offset
+    it was first seen at; it expires after VIGIL_DEDUPE_DAYS)."""
+    return f"{prefix}seen:{ad_id}"
+
+
 # long enough for any redelivery (records wait for a worker only while none runs), short
 # enough that Redis holds hours, not days, of ~1 KB results: a later redelivery is scored again
 RESULT_TTL_S = int(os.environ.get("VIGIL_RESULT_TTL_S", str(6 * 3600)))
@@ -159,6 +165,17 @@ class RedisResults:
             return None
         doc = json.loads(zlib.decompress(raw))
         return doc["scored"], doc["alert"]
+
+    def get_many(self, ad_ids: list[str]) -> dict[str, tuple[dict, dict | None]]:
+        """The stored results of those of `ad_ids` that have one, in one round trip."""
+        if not ad_ids:
+            return {}
+        found = {}
+        for ad_id, raw in zip(ad_ids, self.client.mget([self._key(a) for a in ad_ids]), strict=True):
+            if raw is not None:
+                doc = json.loads(zlib.decompress(raw))
+                found[ad_id] = (doc["scored"], doc["alert"])
+        return found
 
     def put(self, ad_id: str, scored: dict, alert: dict | None) -> None:
         doc = json.dumps({"scored": scored, "alert": alert}, separators=(",", ":"), default=str)

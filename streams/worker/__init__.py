@@ -1,1 +1,1 @@
-"""`vigil worker`: the Faust app that turns ads.raw into ads.scored, alerts and ads.dlq, and its stall watchdog."""
+"""`vigil worker`: the batch loop that turns ads.raw into ads.scored, alerts and ads.dlq."""

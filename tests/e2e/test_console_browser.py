@@ -74,7 +74,7 @@ def test_an_analyst_works_an_alert_in_a_real_browser(stack, topic_prefix, tmp_pa
     shots.mkdir(parents=True, exist_ok=True)
     store_url = f"sqlite:///{tmp_path / 'store.db'}"
     port = settings.console_port
-    env = {**os.environ, "VIGIL_STORE_URL": store_url, "VIGIL_FAUST_DIR": str(tmp_path / "faust"),
+    env = {**os.environ, "VIGIL_STORE_URL": store_url,
            "PYTHONUNBUFFERED": "1", "VIGIL_LAG_INTERVAL_S": "1",
            "VIGIL_RETENTION_DAYS": "0"}  # generated ads are posted in a fixed month: keep them whatever the date
     added = subprocess.run([sys.executable, "-m", "streams.cli", "console", "user", "add", "ana", "--role", "analyst",

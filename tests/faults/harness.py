@@ -36,6 +36,7 @@ from streams.scoring.runtime import batch_pipeline
 REPO = Path(__file__).resolve().parents[2]
 N_ADS = 300
 SEED = 7
+SLOW_AD_MS = 40  # 300 ads take a slowed worker >= 12 s: faults a few seconds in land mid-stream
 
 
 def make_corpus(n: int = N_ADS, seed: int = SEED) -> list[tuple[str, bytes]]:
@@ -118,12 +119,13 @@ class Processes:
         self.started.append(p)
         return p
 
-    def worker(self, name: str, faust_dir: str | None = None,
-               env: dict[str, str] | None = None) -> Proc:
-        """`vigil worker` with its own table store (VIGIL_FAUST_DIR), no metrics port."""
-        faust_dir = faust_dir or str(self.tmp / f"faust-{name}")
-        return self.vigil(name, ["worker", "--metrics-port", "0"],
-                          {"VIGIL_FAUST_DIR": faust_dir, **(env or {})})
+    def worker(self, name: str, env: dict[str, str] | None = None, *,
+               slow: bool = True) -> Proc:
+        """`vigil worker`, no metrics port. `slow` spaces its ads out (VIGIL_TEST_SCORE_DELAY_MS)
+        so a fault started a few seconds into the corpus lands while ads are still unscored;
+        the tests check that it did."""
+        slow_env = {"VIGIL_TEST_SCORE_DELAY_MS": str(SLOW_AD_MS)} if slow else {}
+        return self.vigil(name, ["worker", "--metrics-port", "0"], {**slow_env, **(env or {})})
 
     def abort_if_any_died(self, *procs: Proc):
         def check() -> str | None:
@@ -152,29 +154,109 @@ def wait_scored(count: int, *, abort_if=None, timeout_s: float = 180) -> list[di
                       abort_if=abort_if, until=lambda recs: len(distinct_ids(recs)) >= count)
 
 
+def end_offsets(topic: str) -> dict[int, int]:
+    """partition → end offset of `topic` now."""
+    from kafka import TopicPartition
+
+    from streams.clients import kafka_consumer
+
+    consumer = kafka_consumer(enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        return {tp.partition: offset for tp, offset in consumer.end_offsets(tps).items()}
+    finally:
+        consumer.close()
+
+
+def read_to_end(topic: str, ends: dict[int, int] | None = None) -> list[dict]:
+    """Every record of `topic` up to `ends` (partition → offset; default: the end offsets now),
+    with its Kafka timestamp in `_ts` (seconds): the whole topic as it stood, late duplicates
+    and extra alerts included, never just until an expected set has been seen."""
+    from kafka import TopicPartition
+
+    from streams.clients import kafka_consumer
+
+    ends = end_offsets(topic) if ends is None else ends
+    consumer = kafka_consumer(enable_auto_commit=False, max_partition_fetch_bytes=16 * 1024 * 1024)
+    records: list[dict] = []
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(ends) if ends[p] > 0]
+        if not tps:
+            return records
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        deadline = time.monotonic() + 120
+        while any(consumer.position(tp) < ends[tp.partition] for tp in tps):
+            assert time.monotonic() < deadline, f"could not read {topic} to its end offsets"
+            for tp, batch in consumer.poll(timeout_ms=500, max_records=5000).items():
+                for m in batch:
+                    if m.offset < ends[tp.partition]:
+                        records.append({**json.loads(m.value), "_ts": m.timestamp / 1000.0})
+        return records
+    finally:
+        consumer.close()
+
+
+def group_caught_up(topic: str) -> bool:
+    """True when the workers' consumer group has committed every partition of `topic` to its
+    end: every record taken, its results acked and nothing in flight."""
+    from kafka import TopicPartition
+
+    from streams.clients import kafka_admin
+    from streams.config import app_id_for
+
+    settings = load_settings()
+    ends = end_offsets(topic)
+    admin = kafka_admin(request_timeout_ms=10000)
+    try:
+        group = app_id_for(settings)
+        committed = admin.list_group_offsets({group: None}).get(group) or {}
+    finally:
+        admin.close()
+    return all((committed.get(TopicPartition(topic, p)) or _NO_OFFSET).offset >= end
+               for p, end in ends.items() if end > 0)
+
+
+class _NoOffset:
+    offset = -1
+
+
+_NO_OFFSET = _NoOffset()
+
+
 def wait_accounted(expected: set[str], *, abort_if=None,
                    timeout_s: float = 240) -> tuple[list[dict], list[dict]]:
-    """(ads.scored, ads.dlq) once every expected ad id is on one of them."""
+    """(ads.scored, ads.dlq) after the run: once every expected ad id is on one of them and the
+    workers' group has committed ads.raw to its end, both topics are read in full to the end
+    offsets taken then (what a worker produced late, duplicates included, is counted)."""
     settings = load_settings()
-    bootstrap = settings.kafka_bootstrap
     deadline = time.monotonic() + timeout_s
-    dlq: list[dict] = []
     while True:
-        dlq = read_topic(bootstrap, settings.topics.dlq, timeout_s=2, until=lambda recs: False)
-        dead = distinct_ids(dlq)
-        left = max(5.0, deadline - time.monotonic())
-        scored = read_topic(bootstrap, settings.topics.scored, timeout_s=min(30.0, left),
-                            abort_if=abort_if,
-                            until=lambda recs, dead=dead: expected <= distinct_ids(recs) | dead)
-        if expected <= distinct_ids(scored) | distinct_ids(dlq) or time.monotonic() > deadline:
-            dlq = read_topic(bootstrap, settings.topics.dlq, timeout_s=2, until=lambda recs: False)
-            return scored, dlq
+        done = expected <= distinct_ids(read_to_end(settings.topics.scored)) | distinct_ids(
+            read_to_end(settings.topics.dlq))
+        if done and group_caught_up(settings.topics.raw):
+            break
+        if abort_if is not None and (why := abort_if()):
+            raise RuntimeError(why)
+        if time.monotonic() > deadline:
+            break  # the accounting says what is missing
+        time.sleep(1.0)
+    return read_to_end(settings.topics.scored), read_to_end(settings.topics.dlq)
 
 
-def read_alerts(expected_ids: set[str], timeout_s: float = 30) -> list[dict]:
-    settings = load_settings()
-    return read_topic(settings.kafka_bootstrap, settings.topics.alerts, timeout_s=timeout_s,
-                      until=lambda recs: expected_ids <= {r["alert_id"] for r in recs})
+def read_alerts() -> list[dict]:
+    """Every record on alerts, to the end offsets taken now (call after `wait_accounted`)."""
+    return read_to_end(load_settings().topics.alerts)
+
+
+def scored_by_the_fault(fault_started: float) -> tuple[set[str], set[str]]:
+    """(ads scored before `fault_started`, ads first scored after it) on ads.scored, read to its
+    end: the second set must not be empty, or the fault hit a worker with nothing left to do."""
+    first: dict[str, float] = {}
+    for record in read_to_end(load_settings().topics.scored):
+        first[record["ad_id"]] = min(first.get(record["ad_id"], record["_ts"]), record["_ts"])
+    before = {a for a, ts in first.items() if ts < fault_started}
+    return before, set(first) - before
 
 
 # ---------------------------------------------------------------- the accounting
@@ -375,7 +457,7 @@ def wait_group_members(count: int, timeout_s: float = 120, abort_if=None) -> Non
 
     settings = load_settings()
     group = app_id_for(settings)
-    # kafka-python cannot decode Faust's assignor metadata and says so at length
+    # kafka-python may not decode a group's assignor metadata and says so at length
     logging.getLogger("kafka.admin._groups").setLevel(logging.ERROR)
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=10000)
     deadline = time.monotonic() + timeout_s
@@ -403,7 +485,7 @@ def assert_alerts_match_scored(alerts: list[dict], copies: dict[str, list[dict]]
         assert scored["alert"], f"alert {a['alert_id']} for an ad scored below the threshold"
         assert (a["severity"], a["risk"], a["reasons"]) == (
             scored["severity"], scored["risk"], scored["reasons"]), a["alert_id"]
-        by_id[a["alert_id"]].add(json.dumps({k: v for k, v in a.items() if k != "created_at"},
+        by_id[a["alert_id"]].add(json.dumps({k: v for k, v in a.items() if k not in ("created_at", "_ts")},
                                             sort_keys=True))
     for alert_id, variants in by_id.items():
         assert len(variants) == 1, f"{alert_id}: copies differ"

@@ -7,12 +7,11 @@ from __future__ import annotations
 import json
 
 import redis
-from kafka import KafkaConsumer, TopicPartition
 
 from streams.broker.kafkaio import produce, read_topic, running_worker, worker_death
 from streams.broker.topics import ensure_topics
 from streams.cli import main
-from streams.config import app_id_for, load_settings, redis_prefix
+from streams.config import load_settings, redis_prefix
 from streams.scoring.linkstore import RedisLinkStore
 
 PHONE = "+17025550123"
@@ -21,21 +20,6 @@ PHONE = "+17025550123"
 def ad(ad_id: str, body: str, minute: int) -> dict:
     return {"ad_id": ad_id, "source": "forget-test", "posted_at": f"2026-11-01T10:{minute:02d}:00Z",
             "title": "Sofa", "body": body, "location": {"city": "Reno", "region": "NV", "country": "US"}}
-
-
-def changelog_tombstones(bootstrap: str, topic: str) -> dict[bytes, bytes | None]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning()
-        ends, last = consumer.end_offsets(partitions), {}
-        while any(consumer.position(tp) < ends[tp] for tp in partitions):
-            for messages in consumer.poll(timeout_ms=1000).values():
-                last.update((m.key, m.value) for m in messages)
-        return last
-    finally:
-        consumer.close()
 
 
 def test_forget_an_ad_and_a_phone_across_every_store(stack, topic_prefix, tmp_path, capsys):
@@ -57,10 +41,13 @@ def test_forget_an_ad_and_a_phone_across_every_store(stack, topic_prefix, tmp_pa
     assert len({links.cluster_of(a) for a in ("f1", "f2", "f3")}) == 1, "the three ads start linked"
     assert client.exists(f"{P}result:f3") and client.zscore(f"{P}id:email:rose.mail@example.com:ads", "f3")
 
+    assert client.get(f"{P}seen:f3") and client.get(f"{P}seen:f1"), "the worker noted every ad id"
+    assert 0 < client.ttl(f"{P}seen:f3") <= 7 * 86400, "the duplicate check expires (VIGIL_DEDUPE_DAYS)"
+
     # --- an ad
     assert main(["forget", "--ad-id", "f3"]) == 0
     out = capsys.readouterr().out
-    for store in ("redis link state", "stored results", "alert suppression", "dedupe table seen-ads",
+    for store in ("redis link state", "stored results", "alert suppression", "dedupe check seen-ads",
                   "kafka topics"):
         assert f"  {store}: " in out, out
     assert "NOT removed: records in" in out and "cannot be deleted one by one" in out
@@ -70,9 +57,8 @@ def test_forget_an_ad_and_a_phone_across_every_store(stack, topic_prefix, tmp_pa
     assert links.cluster_of("f1") == links.cluster_of("f2")
     root = links.cluster_of("f1")
     assert client.hget(f"{P}uf:c:{root}", "size") == "2" and "f3" not in client.lrange(f"{P}uf:c:{root}:ads", 0, -1)
-    changelog = app_id_for(settings) + "-seen-ads-changelog"
-    last = changelog_tombstones(stack.kafka_bootstrap, changelog)
-    assert last[b'"f3"'] is None and last[b'"f1"'] is not None
+    assert "  dedupe check seen-ads: 1 duplicate-check key(s) deleted" in out, out
+    assert not client.exists(f"{P}seen:f3") and client.exists(f"{P}seen:f1"), "only f3's key goes"
 
     # --- a phone, as an analyst would type it
     assert main(["forget", "--phone", "(702) 555-0123"]) == 0
@@ -131,11 +117,13 @@ def test_forget_before_any_worker_ran_creates_no_topic_and_removes_nothing(stack
 
     settings = load_settings()
     ensure_topics(settings)
-    assert main(["forget", "--ad-id", "never-seen"]) == 0
-    out = capsys.readouterr().out
-    assert "no changelog topic" in out and "not in any cluster" in out and "0 stored result(s)" in out
     admin = kafka_admin(settings)
     try:
-        assert app_id_for(settings) + "-seen-ads-changelog" not in admin.list_topics()
+        before = set(admin.list_topics())
+        assert main(["forget", "--ad-id", "never-seen"]) == 0
+        out = capsys.readouterr().out
+        assert "0 duplicate-check key(s) deleted" in out
+        assert "not in any cluster" in out and "0 stored result(s)" in out
+        assert set(admin.list_topics()) == before, "forget created a topic"
     finally:
         admin.close()

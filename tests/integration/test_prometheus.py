@@ -62,7 +62,6 @@ EXPECTED_EMPTY = {
     "VigilNoAdsIngested": "ads are flowing",
     "VigilConsumerLagGrowing": "lag stays far below 1000 records with a few hundred ads",
     "VigilCriticalAlertUndelivered": "the critical (bank-photo) alert reaches the healthy receiver",
-    "VigilPartitionStalled": "one worker, no rebalance: no partition stalls",
     "VigilStoreDown": "the store is up and scraped",
     "VigilStoreFallingBehind": "a few hundred records are far below 5000",
     "VigilStoreStale": "records reach the store within seconds",

@@ -1,7 +1,7 @@
 """vigil on the secure local stack: the real broker on SASL_SSL (SCRAM-SHA-512) and the real
 Redis TLS-only with an ACL user, started by `vigil stack up --secure`.
 
-The worker (Faust tables and changelogs included), `vigil ingest` from a file and over HTTP with
+The worker (its consumer group and idempotent producer included), `vigil ingest` from a file and over HTTP with
 a bearer token, the dispatcher delivering to a webhook receiver and `vigil bank add` picked up by
 a running worker all work over them; a wrong password, a missing CA file and a POST without a
 valid token each fail with one clear line and lose nothing.
@@ -39,7 +39,7 @@ from skimage import data
 
 from streams.broker.kafkaio import produce, read_topic, worker_death
 from streams.broker.topics import ensure_topics
-from streams.clients import kafka_consumer, redis_client
+from streams.clients import kafka_admin, kafka_consumer, redis_client
 from streams.config import load_settings
 from streams.dispatch.webhooks import new_secret
 from streams.evaluation.generate import generate_ads
@@ -57,7 +57,7 @@ INGEST_PORT, SINK_PORT = BASE + 80, BASE + 90
 CLEARED = ("KAFKA_BOOTSTRAP", "REDIS_URL", "VIGIL_TOPIC_PREFIX", "VIGIL_BIND", "VIGIL_STACK_MODE",
            "VIGIL_KAFKA_SECURITY", "VIGIL_KAFKA_SASL_MECHANISM", "VIGIL_KAFKA_USER", "VIGIL_KAFKA_PASSWORD_FILE",
            "VIGIL_KAFKA_CA_FILE", "VIGIL_REDIS_USER", "VIGIL_REDIS_PASSWORD_FILE", "VIGIL_REDIS_CA_FILE",
-           "VIGIL_INGEST_TOKENS_FILE", "VIGIL_LOG_HASH_KEY", "VIGIL_LOG_HASH_KEY_FILE", "VIGIL_FAUST_DIR")
+           "VIGIL_INGEST_TOKENS_FILE", "VIGIL_LOG_HASH_KEY", "VIGIL_LOG_HASH_KEY_FILE")
 
 
 def vigil(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
@@ -140,6 +140,16 @@ def end_offsets(topic: str) -> int:
         return sum(consumer.end_offsets(tps).values()) if tps else 0
     finally:
         consumer.close()
+
+
+def committed_offsets(group: str, topic: str) -> int:
+    """The offsets `group` committed on `topic`, summed over its partitions (0 before any)."""
+    admin = kafka_admin()
+    try:
+        offsets = admin.list_group_offsets({group: None}).get(group) or {}
+        return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
+    finally:
+        admin.close()
 
 
 def wait_for(check, what: str, timeout_s: float = 60, abort_if=None):
@@ -292,9 +302,10 @@ def test_worker_ingest_dispatcher_and_bank_work_over_sasl_ssl_and_tls(secure_env
     assert alert["severity"] == "critical"
     assert alert["image_matches"][0]["case_id"] == "SYN-SECURE-7"
     assert delivered[0]["verified"] is True, "signed webhook, signature checked by the receiver"
-    # the worker's table wrote its changelog through SASL_SSL too
-    changelog = f"vigil-{settings.topic_prefix.strip('.')}-seen-ads-changelog"
-    assert end_offsets(changelog) >= len(wanted)
+    # the worker's consumer group committed its offsets through SASL_SSL too
+    assert wait_for(lambda: committed_offsets(f"vigil-{settings.topic_prefix.strip('.')}",
+                                              settings.topics.raw) >= len(wanted) or None,
+                    "the worker's committed offsets", timeout_s=30)
     for name, path in logs.items():  # no secret in any log
         text = path.read_text()
         for secret_name in ("kafka-app.password", "redis-app.password", "ingest-tokens", "log-hash-key"):

@@ -127,7 +127,7 @@ def test_no_import_cycle_among_the_rooms() -> None:
 
 def test_the_core_imports_no_shell_and_no_io_client() -> None:
     modules = project_modules()
-    io_clients = {"kafka", "aiokafka", "faust", "redis", "httpx", "aiohttp", "requests", "socket"}
+    io_clients = {"kafka", "aiokafka", "confluent_kafka", "redis", "httpx", "aiohttp", "requests", "socket"}
     offences = []
     for name, path in modules.items():
         if not name.startswith("detectors"):

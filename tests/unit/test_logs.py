@@ -85,7 +85,7 @@ def test_repeated_library_errors_are_let_through_once_per_interval():
     assert flt.filter(record("aiokafka"))
     assert not any(flt.filter(record("aiokafka")) for _ in range(500))
     assert flt.filter(record("aiokafka", "another message %s"))
-    assert flt.filter(record("streams.worker.app"))  # our own logs are never thinned
+    assert flt.filter(record("streams.worker.loop"))  # our own logs are never thinned
     now[0] = 11.0
     later = record("aiokafka")
     assert flt.filter(later) and later.repeats_suppressed == 500

@@ -56,7 +56,7 @@ def sasl_env(monkeypatch, tmp_path, certs) -> None:
 def test_plaintext_kafka_options_are_the_address_only():
     assert clients.kafka_options(Settings()) == {"bootstrap_servers": Settings().kafka_bootstrap}
     assert clients.kafka_options(Settings(), "10.0.0.1:9092") == {"bootstrap_servers": "10.0.0.1:9092"}
-    assert clients.faust_broker_credentials(Settings()) is None
+    assert clients.confluent_options(Settings()) == {"bootstrap.servers": Settings().kafka_bootstrap}
 
 
 def test_sasl_ssl_options_carry_tls_checked_against_the_ca_and_the_password_from_its_file(
@@ -70,11 +70,13 @@ def test_sasl_ssl_options_carry_tls_checked_against_the_ca_and_the_password_from
     context = options["ssl_context"]
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
     assert [c["subject"] for c in context.get_ca_certs()] == [((("commonName", "vigil local CA"),),)]
-    credentials = clients.faust_broker_credentials(Settings())
-    # the SSL context is what makes Faust use SASL_SSL rather than SASL_PLAINTEXT
-    assert credentials.protocol.value == "SASL_SSL"
-    assert credentials.mechanism.value == "SCRAM-SHA-512"
-    assert credentials.username == "vigil-app" and credentials.password == "s3cret-kafka"
+    # the worker's confluent-kafka clients: TLS with the host name checked against the same CA
+    config = clients.confluent_options(Settings())
+    assert config["security.protocol"] == "SASL_SSL"
+    assert config["sasl.mechanisms"] == "SCRAM-SHA-512"
+    assert config["ssl.ca.location"] == str(certs.ca)
+    assert config["ssl.endpoint.identification.algorithm"] == "https"
+    assert config["sasl.username"] == "vigil-app" and config["sasl.password"] == "s3cret-kafka"
 
 
 @pytest.mark.parametrize(("setting", "value", "says"), [
@@ -162,7 +164,6 @@ def test_secure_stack_mode_makes_the_local_redis_url_tls_only(monkeypatch):
     assert Settings().redis_url.startswith("redis://127.0.0.1:")
     monkeypatch.setenv("VIGIL_STACK_MODE", "secure")
     assert Settings().redis_url.startswith("rediss://127.0.0.1:")
-    assert Settings().faust_dir("vigil") == Settings().stack_dir / "secure" / "faust" / "vigil"
 
 
 def test_urls_in_messages_never_show_a_password():
