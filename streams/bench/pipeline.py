@@ -64,6 +64,11 @@ TARGETS = {
     "images_p99_ingest_to_webhook_s_at_200": 2.0,
     "two_workers_speedup_text": 1.7,
     "stream_over_batch": 0.70,
+    # issue 16
+    "worker_cpu_over_batch": 1.4,
+    "broker_cpu_s_per_1000": 0.5,
+    "p99_ingest_to_scored_s_paced": 1.0,
+    "soak_drift": 0.05,
 }
 
 
@@ -128,7 +133,48 @@ def targets_table(result: dict) -> list[dict]:
     add("streaming / batch throughput", ">= 70 %", ratio,
         f"{ratio:.0%}" if ratio is not None else "(needs an unpaced run)",
         verdict(ratio, TARGETS["stream_over_batch"]))
+    cpu = result["stream_over_batch"].get("worker_cpu_over_batch")
+    add("worker CPU per ad / batch path's", "<= 1.4x", cpu,
+        f"{cpu:.2f}x" if cpu is not None else "(needs a one-worker run)",
+        verdict(cpu, TARGETS["worker_cpu_over_batch"], at_most=True))
+    broker = (one or {}).get("cpu_s_per_1000_ads_by_stage", {}).get("kafka broker")
+    add("broker CPU s per 1,000 ads", "<= 0.5", broker,
+        f"{broker:.2f}" if broker is not None else "(needs the local stack's broker)",
+        verdict(broker, TARGETS["broker_cpu_s_per_1000"], at_most=True))
+    p99 = one.get("ingest_to_scored_s", {}).get("p99") if one and not unpaced else None
+    add(f"p99 ingest->scored, paced ({mix})", "<= 1 s", p99,
+        f"{p99:.2f} s at {rate:g}/s" if p99 is not None else "(needs a --rate run)",
+        verdict(p99, TARGETS["p99_ingest_to_scored_s_paced"], at_most=True))
+    soak = (one or {}).get("soak") or {}
+    for name, key in (("soak: worker RSS end / after warm-up", "worker_rss_drift"),
+                      ("soak: Redis memory end / after warm-up", "redis_memory_drift")):
+        drift = soak.get(key)
+        add(name, "within 5 %", drift,
+            f"{drift:+.1%}" if drift is not None else "(needs --soak-minutes)",
+            verdict(abs(drift) if drift is not None else None, TARGETS["soak_drift"], at_most=True))
     return rows
+
+
+def soak_summary(samples: list[dict], warmup_s: float) -> dict:
+    """Worker RSS, Redis memory and lag after `warmup_s` against the run's end: drifts as
+    fractions (end / after warm-up - 1), and the lag's largest value in each half after warm-up."""
+    after = [s for s in samples if s["t_s"] >= warmup_s]
+    if len(after) < 2:
+        return {}
+    first, last = after[0], after[-1]
+
+    def drift(key: str) -> float | None:
+        a, b = first.get(key), last.get(key)
+        return (b / a - 1.0) if a and b is not None else None
+
+    half = len(after) // 2
+    lags = [[s["lag"] or 0 for s in part] for part in (after[:half], after[half:])]
+    return {"warmup_s": warmup_s, "from_t_s": first["t_s"], "to_t_s": last["t_s"],
+            "worker_rss_mib": [first.get("worker_rss_total_mib"), last.get("worker_rss_total_mib")],
+            "redis_memory_mib": [first.get("redis_used_mib"), last.get("redis_used_mib")],
+            "worker_rss_drift": drift("worker_rss_total_mib"),
+            "redis_memory_drift": drift("redis_used_mib"),
+            "lag_max_first_half": max(lags[0], default=0), "lag_max_second_half": max(lags[1], default=0)}
 
 
 # ---------------------------------------------------------------- ads
@@ -414,6 +460,7 @@ class RunSpec:
     partitions: int
     group_interval_s: float
     timeout_s: float
+    soak_warmup_s: float | None = None
 
 
 def _log(msg: str) -> None:
@@ -436,8 +483,8 @@ def _wait(what: str, check, timeout_s: float, procs: list[Proc], tmp: Path) -> N
 def stream_run(spec: RunSpec, tmp: Path) -> dict:
     """Start the services for one run, push warm-up then measured ads, collect the figures."""
     from streams.broker.topics import delete_prefixed_topics, ensure_topics
-    from streams.clients import kafka_admin, kafka_consumer
-    from streams.config import app_id_for, load_settings
+    from streams.clients import kafka_admin, kafka_consumer, redis_client
+    from streams.config import app_id_for, load_settings, redis_prefix
     from streams.dispatch.webhooks import new_secret
 
     prefix = f"benchp{uuid.uuid4().hex[:8]}w{spec.workers}."
@@ -455,6 +502,7 @@ def stream_run(spec: RunSpec, tmp: Path) -> dict:
     readers: list[TopicReader] = []
     admin = kafka_admin(settings, request_timeout_ms=10000)
     probe = kafka_consumer(settings=settings, enable_auto_commit=False)
+    redis_probe = redis_client(settings)
     try:
         sink_out = run_dir / "received.jsonl"
         sink = _spawn(["streams.cli", "webhook-sink", "--port", "0", "--secret-env", SECRET_ENV,
@@ -545,10 +593,12 @@ def stream_run(spec: RunSpec, tmp: Path) -> dict:
         def sample() -> None:
             workers = [p for p in procs if p.stage == "worker"]
             n_scored = scored.count  # warm-up records included: a progress figure
+            rss = [round(w.read().get("VmRSS", 0) / 1024, 1) for w in workers]
             entry = {"t_s": round(time.monotonic() - started, 1), "sent": sent[0],
                      "scored": n_scored, "backlog": max(0, sent[0] + len(spec.warm_ids) - n_scored),
                      "lag": _lag(admin, probe, group, topics.raw),
-                     "worker_rss_mib": [round(w.read().get("VmRSS", 0) / 1024, 1) for w in workers],
+                     "worker_rss_mib": rss, "worker_rss_total_mib": round(sum(rss), 1),
+                     "redis_used_mib": _redis_used_mib(redis_probe),
                      "load1": round(os.getloadavg()[0], 2)}
             for p in procs + stack:
                 p.read()
@@ -557,7 +607,7 @@ def stream_run(spec: RunSpec, tmp: Path) -> dict:
             _log(f"sent {entry['sent']}/{spec.n}, scored {entry['scored']}, backlog {entry['backlog']}, "
                  f"committed lag {entry['lag']}, "
                  f"alerts delivered {len(sink_file.arrivals)}, worker RSS {entry['worker_rss_mib']} MiB, "
-                 f"load {entry['load1']}")
+                 f"Redis {entry['redis_used_mib']} MiB, load {entry['load1']}")
 
         last_progress, last_count = time.monotonic(), -1
         while not settled(spec.ad_ids):
@@ -584,8 +634,13 @@ def stream_run(spec: RunSpec, tmp: Path) -> dict:
             if r.error:
                 raise CliError(f"reading {r.topic} failed: {r.error}")
         arrivals = sink_file.poll()
-        return _summarise_run(spec, procs, stack, scored.items, alerts.items, dlq.items, arrivals,
-                              samples, sink_file)
+        summary = _summarise_run(spec, procs, stack, scored.items, alerts.items, dlq.items, arrivals,
+                                 samples, sink_file)
+        summary["redis_bytes_per_ad"] = redis_bytes_per_ad(redis_probe, redis_prefix(settings),
+                                                           len(spec.ad_ids) + len(spec.warm_ids))
+        if spec.soak_warmup_s is not None:
+            summary["soak"] = soak_summary(samples, spec.soak_warmup_s)
+        return summary
     finally:
         for r in readers:
             r._stop_event.set()
@@ -594,10 +649,40 @@ def stream_run(spec: RunSpec, tmp: Path) -> dict:
                 stop_process_group(p.popen)
         probe.close()
         admin.close()
+        redis_probe.close()
         with contextlib.suppress(Exception):
             # the run's topics
             delete_prefixed_topics(settings.kafka_bootstrap, prefix, group + "-")
         _clear_redis(settings, prefix)
+
+
+def _redis_used_mib(client) -> float | None:
+    try:
+        return round(int(client.info("memory")["used_memory"]) / 2**20, 1)
+    except Exception:  # noqa: BLE001 - a sample is skipped, the run goes on
+        return None
+
+
+# the worker's key families under the run's prefix (docs/architecture.md, "Where state lives")
+KEY_FAMILIES = ("seen:", "result:", "id:", "uf:", "tpl:", "suppress:")
+
+
+def redis_bytes_per_ad(client, prefix: str, ads: int) -> dict[str, float]:
+    """MEMORY USAGE of the run's keys, summed per family and divided by the ads sent (bytes)."""
+    totals = dict.fromkeys(KEY_FAMILIES, 0)
+    keys = [k.decode() for k in client.scan_iter(match=f"{prefix}*", count=5000)]
+    for i in range(0, len(keys), 1000):
+        chunk = keys[i:i + 1000]
+        pipe = client.pipeline(transaction=False)
+        for key in chunk:
+            pipe.memory_usage(key, samples=0)
+        for key, used in zip(chunk, pipe.execute(), strict=True):
+            family = next((f for f in KEY_FAMILIES if key[len(prefix):].startswith(f)), None)
+            if family is not None and used:
+                totals[family] += used
+    out = {family.rstrip(":"): round(total / ads, 1) for family, total in totals.items()} if ads else {}
+    out["keys"] = len(keys)
+    return out
 
 
 def _clear_redis(settings, prefix: str) -> None:
@@ -719,9 +804,11 @@ def run_bench(args) -> int:
     workers = _parse_workers(args.workers)
     if args.quick:
         workers, n = [1], args.ads or 300
-    elif args.duration:
+    elif args.soak_minutes or args.duration:
         if not args.rate:
-            raise CliError("--duration needs --rate (a soak holds a steady rate)")
+            raise CliError("--soak-minutes/--duration need --rate (a soak holds a steady rate; "
+                           "issue 16 asks for half the measured maximum)")
+        args.duration = args.duration or args.soak_minutes * 60
         n = int(args.rate * args.duration)
     else:
         n = args.ads or (20_000 if args.mix == "text" else 3_000)
@@ -758,7 +845,8 @@ def run_bench(args) -> int:
                 spec = RunSpec(workers=w, ads_file=ads_file, warm_file=warm_file, n=n,
                                warm_ids=warm_ids, ad_ids=ad_ids, rate=args.rate, partitions=partitions,
                                group_interval_s=args.group_interval,
-                               timeout_s=args.timeout or max(600.0, 3 * (args.duration or 0) + 300))
+                               timeout_s=args.timeout or max(600.0, 3 * (args.duration or 0) + 300),
+                               soak_warmup_s=min(120.0, args.duration / 5) if args.duration else None)
                 runs.append(stream_run(spec, tmp))
                 if args.keep_logs:
                     keep = out_path.with_suffix("") / f"w{w}"
@@ -780,7 +868,9 @@ def _result(args, n, partitions, workers, batch, runs, load_start) -> dict:
     if one and one["throughput_ads_per_s"] and batch["throughput_ads_per_s"]:
         worker_cpu = one["cpu_s_per_1000_ads_by_stage"].get("worker")
         ratio = {"throughput": one["throughput_ads_per_s"] / batch["throughput_ads_per_s"],
-                 "cpu": (batch["cpu_s_per_1000_ads"] / worker_cpu) if worker_cpu else None}
+                 "cpu": (batch["cpu_s_per_1000_ads"] / worker_cpu) if worker_cpu else None,
+                 "worker_cpu_over_batch": (worker_cpu / batch["cpu_s_per_1000_ads"])
+                 if worker_cpu and batch["cpu_s_per_1000_ads"] else None}
     scaling = {}
     if one and two and one["throughput_ads_per_s"] and two["throughput_ads_per_s"]:
         c1 = one["cpu_s_per_1000_ads_by_stage"].get("worker")
@@ -841,13 +931,22 @@ def print_report(result: dict) -> None:
             print(f"{r['workers']} worker(s): {r['missing']} ads missing, {r['dead_lettered']} dead-lettered; "
                   f"alerts {r['alerts']} (batch {b['alerts']}), ads over the alert threshold "
                   f"{r['alert_flagged_ads']} (batch {b['alert_flagged_ads']})")
+    for r in result["runs"]:
+        per_ad = r.get("redis_bytes_per_ad") or {}
+        if per_ad:
+            cells = ", ".join(f"{k} {v:,.0f}" for k, v in per_ad.items() if k != "keys")
+            print(f"Redis bytes per ad ({r['workers']} worker(s), {per_ad['keys']} keys): {cells}")
     if result["duration_s"]:
         for r in result["runs"]:
-            first, last = r["samples"][0], r["samples"][-1]
-            print(f"soak, {r['workers']} worker(s): worker RSS {first['worker_rss_mib']} -> "
-                  f"{last['worker_rss_mib']} MiB, lag {first['lag']} -> {last['lag']} "
-                  f"(max {max((s['lag'] or 0) for s in r['samples'])})")
-    print("\ntargets (issue 8), not asserted:")
+            soak = r.get("soak") or {}
+            if not soak:
+                continue
+            print(f"soak, {r['workers']} worker(s), from {soak['from_t_s']:.0f} s to {soak['to_t_s']:.0f} s: "
+                  f"worker RSS {soak['worker_rss_mib'][0]} -> {soak['worker_rss_mib'][1]} MiB "
+                  f"({_fmt(soak['worker_rss_drift'], '+.1%')}), Redis {soak['redis_memory_mib'][0]} -> "
+                  f"{soak['redis_memory_mib'][1]} MiB ({_fmt(soak['redis_memory_drift'], '+.1%')}), "
+                  f"lag max {soak['lag_max_first_half']} (first half) / {soak['lag_max_second_half']} (second)")
+    print("\ntargets (issues 8 and 16), not asserted:")
     for t in result["targets"]:
         print(f"  {t['target']:<46}{t['wanted']:>10}  {t['measured_text']:<46}{t['verdict']}")
 
@@ -872,6 +971,9 @@ def register_bench(subparsers) -> None:
     p.add_argument("--rate", type=float, default=None, help="ads per second (default: unpaced)")
     p.add_argument("--duration", type=float, default=None,
                    help="soak: hold --rate for this many seconds (sets --ads)")
+    p.add_argument("--soak-minutes", type=float, default=None,
+                   help="soak: hold --rate for this many minutes; reports worker RSS, Redis memory "
+                        "and lag after warm-up against the end")
     p.add_argument("--partitions", type=int, default=0,
                    help="partitions per topic (default 4, 8 with more than one worker)")
     p.add_argument("--group-interval", type=float, default=0.0,

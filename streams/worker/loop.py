@@ -144,6 +144,9 @@ class BatchWorker:
                "partition.assignment.strategy": "roundrobin",
                "fetch.max.bytes": MAX_RECORD_BYTES * 4,
                "max.partition.fetch.bytes": MAX_RECORD_BYTES,
+               # records fetched ahead of the loop: librdkafka's default (64 MiB) lets a backlog
+               # fill the worker's memory; 16 MiB still holds many batches
+               "queued.max.messages.kbytes": 16384,
                "enable.partition.eof": False})
         self.producer = self._new_producer()
 

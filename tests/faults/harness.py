@@ -26,7 +26,7 @@ from pathlib import Path
 
 import redis
 
-from streams.broker.kafkaio import produce, read_topic
+from streams.broker.kafkaio import produce
 from streams.config import load_settings, redis_prefix
 from streams.evaluation.generate import generate_ads
 from streams.processes import stop_process_group
@@ -36,7 +36,9 @@ from streams.scoring.runtime import batch_pipeline
 REPO = Path(__file__).resolve().parents[2]
 N_ADS = 300
 SEED = 7
-SLOW_AD_MS = 40  # 300 ads take a slowed worker >= 12 s: faults a few seconds in land mid-stream
+# a slowed worker: 300 ads take it >= 18 s, in batches of 20 (progress shows batch by batch),
+# so a fault a few seconds in lands mid-stream
+SLOW_WORKER = {"VIGIL_TEST_SCORE_DELAY_MS": "60", "VIGIL_BATCH_MAX": "20"}
 
 
 def make_corpus(n: int = N_ADS, seed: int = SEED) -> list[tuple[str, bytes]]:
@@ -121,10 +123,10 @@ class Processes:
 
     def worker(self, name: str, env: dict[str, str] | None = None, *,
                slow: bool = True) -> Proc:
-        """`vigil worker`, no metrics port. `slow` spaces its ads out (VIGIL_TEST_SCORE_DELAY_MS)
-        so a fault started a few seconds into the corpus lands while ads are still unscored;
-        the tests check that it did."""
-        slow_env = {"VIGIL_TEST_SCORE_DELAY_MS": str(SLOW_AD_MS)} if slow else {}
+        """`vigil worker`, no metrics port. `slow` spaces its ads out (SLOW_WORKER) so a fault
+        started a few seconds into the corpus lands while ads are still unscored; the tests
+        check that it did."""
+        slow_env = SLOW_WORKER if slow else {}
         return self.vigil(name, ["worker", "--metrics-port", "0"], {**slow_env, **(env or {})})
 
     def abort_if_any_died(self, *procs: Proc):
@@ -148,10 +150,19 @@ def distinct_ids(records: list[dict]) -> set[str]:
 
 
 def wait_scored(count: int, *, abort_if=None, timeout_s: float = 180) -> list[dict]:
-    """ads.scored once it holds at least `count` distinct ad ids."""
+    """ads.scored once it holds at least `count` distinct ad ids (read to its end offsets every
+    quarter second: no consumer group to join, so the wait ends close to the moment)."""
     settings = load_settings()
-    return read_topic(settings.kafka_bootstrap, settings.topics.scored, timeout_s=timeout_s,
-                      abort_if=abort_if, until=lambda recs: len(distinct_ids(recs)) >= count)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        records = read_to_end(settings.topics.scored)
+        if len(distinct_ids(records)) >= count:
+            return records
+        if abort_if is not None and (why := abort_if()):
+            raise RuntimeError(why)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"fewer than {count} ads scored after {timeout_s:.0f} s")
+        time.sleep(0.25)
 
 
 def end_offsets(topic: str) -> dict[int, int]:

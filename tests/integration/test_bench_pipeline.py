@@ -32,7 +32,7 @@ def test_quick_pipeline_bench_reports_sane_figures(stack, tmp_path):
         cwd=REPO, env=env, capture_output=True, text=True, timeout=900,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "targets (issue 8)" in proc.stdout
+    assert "targets (issues 8 and 16)" in proc.stdout
     result = json.loads(out.read_text())
 
     batch = result["batch"]
@@ -63,3 +63,7 @@ def test_quick_pipeline_bench_reports_sane_figures(stack, tmp_path):
     assert ratio["throughput"] > 0 and ratio["cpu"] > 0
     assert len(result["load_start"]) == 3 and len(result["load_end"]) == 3
     assert {t["verdict"] for t in result["targets"]} <= {"met", "NOT met", "n/a"}
+    # the worker's Redis state, measured per ad: a duplicate-check key and a stored result each
+    per_ad = run["redis_bytes_per_ad"]
+    assert per_ad["seen"] > 0 and per_ad["result"] > per_ad["seen"] and per_ad["id"] > 0, per_ad
+    assert all(s["redis_used_mib"] for s in run["samples"]), run["samples"]

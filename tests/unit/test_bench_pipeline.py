@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from streams.bench.pipeline import bench_ads, percentiles, targets_table, verdict
+from streams.bench.pipeline import bench_ads, percentiles, soak_summary, targets_table, verdict
 
 
 def test_percentiles_are_ordered_and_counted():
@@ -51,3 +51,29 @@ def test_bench_ads_are_seeded_and_the_image_mix_carries_one_to_four_photos():
     assert all(ad["ad_id"].startswith("warm-") for ad in images)
     # the same ads apart from their photos
     assert [ad["body"] for ad in images] == [ad["body"] for ad in text]
+
+
+def test_soak_summary_compares_the_end_with_the_first_sample_after_warm_up():
+    samples = [{"t_s": t, "worker_rss_total_mib": rss, "redis_used_mib": redis_mib, "lag": lag}
+               for t, rss, redis_mib, lag in [(0, 80.0, 5.0, 900), (60, 100.0, 10.0, 3), (120, 102.0, 10.5, 0),
+                                              (180, 104.0, 11.0, 5), (240, 105.0, 11.5, 2)]]
+    soak = soak_summary(samples, warmup_s=60)
+    assert soak["from_t_s"] == 60 and soak["to_t_s"] == 240
+    assert round(soak["worker_rss_drift"], 3) == 0.05 and round(soak["redis_memory_drift"], 3) == 0.15
+    assert (soak["lag_max_first_half"], soak["lag_max_second_half"]) == (3, 5)  # warm-up's 900 left out
+    assert soak_summary(samples[:1], warmup_s=60) == {}
+
+
+def test_the_issue_16_targets_read_cpu_broker_latency_and_soak():
+    one = {"workers": 1, "throughput_ads_per_s": 250.0, "ingest_to_webhook_s": {},
+           "ingest_to_scored_s": {"p99": 0.4},
+           "cpu_s_per_1000_ads_by_stage": {"worker": 3.0, "kafka broker": 0.2},
+           "soak": {"worker_rss_drift": 0.02, "redis_memory_drift": 0.08}}
+    result = _result("text", 120.0, [one])
+    result["stream_over_batch"]["worker_cpu_over_batch"] = 1.5
+    rows = {r["target"]: r for r in targets_table(result)}
+    assert rows["worker CPU per ad / batch path's"]["verdict"] == "NOT met"
+    assert rows["broker CPU s per 1,000 ads"]["verdict"] == "met"
+    assert rows["p99 ingest->scored, paced (text)"]["verdict"] == "met"
+    assert rows["soak: worker RSS end / after warm-up"]["verdict"] == "met"
+    assert rows["soak: Redis memory end / after warm-up"]["verdict"] == "NOT met"
