@@ -116,6 +116,9 @@ class LinkStore(Protocol):
     def union(self, obs: Observation, keys: list[str]) -> ClusterSummary:
         """Join the ad and its identifiers into one cluster; return the cluster's summary."""
 
+    def link(self, obs: Observation, keys: list[str]) -> tuple[list[IdentifierStats], ClusterSummary]:
+        """`observe` (when there are keys) then `union`; a store may do both in one step."""
+
     def cluster_of(self, ad_id: str) -> str:
         """The current cluster id of an ad already linked (its own id if unknown)."""
 
@@ -226,6 +229,9 @@ class MemoryLinkStore:
             self._parent[node], node = root, self._parent[node]
         return root
 
+    def link(self, obs: Observation, keys: list[str]) -> tuple[list[IdentifierStats], ClusterSummary]:
+        return (self.observe(obs, keys) if keys else []), self.union(obs, keys)
+
     def union(self, obs: Observation, keys: list[str]) -> ClusterSummary:
         nodes = [f"ad:{obs.ad_id}", *keys]
         new_ad = nodes[0] not in self._parent  # a re-delivered ad is not counted twice
@@ -300,6 +306,5 @@ class LinkFeatures:
 def link_ad(store: LinkStore, obs: Observation) -> LinkFeatures:
     """Record the ad in the link state and return its linking features."""
     keys = obs.identifier_keys()
-    stats = store.observe(obs, keys) if keys else []
-    cluster = store.union(obs, keys)
+    stats, cluster = store.link(obs, keys)
     return LinkFeatures(stats=tuple(stats), cluster=cluster, template_id=obs.template_id)

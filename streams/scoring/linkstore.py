@@ -1,10 +1,15 @@
 """The link state in Redis, shared by every worker: same contract as `MemoryLinkStore`.
 
-Each call is one Lua script (one round trip, atomic), so two workers updating the same
-phone or merging the same clusters never interleave half-way.
+Each step is one Lua script (atomic), so two workers updating the same phone or merging the
+same clusters never interleave half-way. An ad's two link steps (observe, union) go in one
+pipelined round trip, and writes queued in `PendingWrites` (the previous ad's stored result)
+ride along with the next write, in order, so they land before it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import redis
 
@@ -142,29 +147,110 @@ end
 KEY_TTL_S = 40 * 24 * 3600  # identifiers idle this long are forgotten (longer than any window)
 
 
+def _evalsha(pipe, script, *, keys: list[str], args: list) -> None:
+    """Queue a script call by its hash (a Script called on a pipeline would ask Redis whether
+    it knows the script on every round trip; PendingWrites loads it again on NOSCRIPT)."""
+    pipe.evalsha(script.sha, len(keys), *keys, *args)
+
+
 def _s(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class PendingWrites:
+    """Redis writes held back until the next write goes out, then sent first in the same
+    pipelined round trip (Redis runs a connection's commands in order). The worker queues each
+    ad's stored result here: it lands before the next ad touches the link state, as a separate
+    SET would, without a round trip of its own; `flush` sends what is left (end of a batch).
+    A failed round trip keeps them queued for the next try (each is idempotent)."""
+
+    def __init__(self) -> None:
+        self.queued: list[Callable[[Any], None]] = []
+        self.scripts: dict[str, Any] = {}  # sha -> redis-py Script, loaded again after NOSCRIPT
+
+    def add(self, write: Callable[[Any], None]) -> None:
+        """`write(pipe)` adds its commands to a pipeline."""
+        self.queued.append(write)
+
+    def script(self, client: redis.Redis, source: str) -> Any:
+        """A Lua script to call with `evalsha` in pipelines (loaded now, and again if Redis
+        forgot it, e.g. after a restart)."""
+        script = client.register_script(source)
+        self.scripts[script.sha] = script
+        return script
+
+    def run(self, client: redis.Redis, steps: list[Callable[[Any], None]]) -> list:
+        """The queued writes, then `steps`, in one round trip; returns the steps' replies."""
+        for attempt in (1, 2):
+            pipe = client.pipeline(transaction=False)
+            queued = list(self.queued)
+            for write in queued:
+                write(pipe)
+            for step in steps:
+                step(pipe)
+            try:
+                replies = pipe.execute()
+            except redis.exceptions.NoScriptError:
+                if attempt == 2:
+                    raise
+                for script in self.scripts.values():
+                    client.script_load(script.script)
+                continue
+            del self.queued[:len(queued)]
+            return replies[len(replies) - len(steps):] if steps else []
+        raise AssertionError("unreachable")
+
+    def flush(self, client: redis.Redis) -> None:
+        if self.queued:
+            self.run(client, [])
 
 
 class RedisLinkStore:
     """`LinkStore` on Redis; `prefix` isolates deployments and tests."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "vigil:", ttl_s: int = KEY_TTL_S) -> None:
+    def __init__(self, client: redis.Redis, prefix: str = "vigil:", ttl_s: int = KEY_TTL_S,
+                 pending: PendingWrites | None = None) -> None:
         self.client = client
         self.prefix = prefix
         self.ttl_s = ttl_s
-        self._observe = client.register_script(OBSERVE_LUA)
-        self._union = client.register_script(UNION_LUA)
+        self.pending = pending or PendingWrites()
+        self._observe = self.pending.script(client, OBSERVE_LUA)
+        self._union = self.pending.script(client, UNION_LUA)
         self._find = client.register_script(FIND_LUA)
 
     def cluster_of(self, ad_id: str) -> str:
         return _s(self._find(keys=[f"{self.prefix}uf:parent"], args=[f"ad:{ad_id}"]))
 
-    def observe(self, obs: Observation, keys: list[str]) -> list[IdentifierStats]:
+    def _observe_call(self, obs: Observation, keys: list[str]) -> dict:
         args = [obs.ad_id, repr(obs.ts), obs.city or "", obs.region or "", len(obs.ages),
                 len(obs.phones), WINDOWS["1h"], WINDOWS["24h"], WINDOWS["7d"], MOVEMENT_WINDOW,
                 self.ttl_s, *obs.ages, *obs.phones]
-        rows = self._observe(keys=[f"{self.prefix}id:{k}" for k in keys], args=args)
+        return {"keys": [f"{self.prefix}id:{k}" for k in keys], "args": args}
+
+    def _union_call(self, obs: Observation, keys: list[str]) -> dict:
+        nodes = [f"ad:{obs.ad_id}", *keys]
+        return {"keys": [], "args": [self.prefix, obs.ad_id, repr(obs.ts), obs.city or "",
+                                     len(obs.phones), CLUSTER_SAMPLE, *obs.phones, *nodes]}
+
+    def link(self, obs: Observation, keys: list[str]) -> tuple[list[IdentifierStats], ClusterSummary]:
+        """Observe (when there are keys) and union in one pipelined round trip, after any
+        pending writes; each script stays atomic on its own."""
+        steps = []
+        if keys:
+            observe = self._observe_call(obs, keys)
+            steps.append(lambda pipe: _evalsha(pipe, self._observe, **observe))
+        union = self._union_call(obs, keys)
+        steps.append(lambda pipe: _evalsha(pipe, self._union, **union))
+        replies = self.pending.run(self.client, steps)
+        stats = self._stats(keys, replies[0]) if keys else []
+        return stats, self._cluster(replies[-1])
+
+    def observe(self, obs: Observation, keys: list[str]) -> list[IdentifierStats]:
+        call = self._observe_call(obs, keys)
+        (rows,) = self.pending.run(self.client, [lambda pipe: _evalsha(pipe, self._observe, **call)])
+        return self._stats(keys, rows)
+
+    def _stats(self, keys: list[str], rows) -> list[IdentifierStats]:
         return [
             IdentifierStats(
                 key=key,
@@ -180,10 +266,13 @@ class RedisLinkStore:
         ]
 
     def union(self, obs: Observation, keys: list[str]) -> ClusterSummary:
-        nodes = [f"ad:{obs.ad_id}", *keys]
-        args = [self.prefix, obs.ad_id, repr(obs.ts), obs.city or "", len(obs.phones),
-                CLUSTER_SAMPLE, *obs.phones, *nodes]
-        root, size, first, last, phones, cities, ads = self._union(keys=[], args=args)
+        call = self._union_call(obs, keys)
+        (reply,) = self.pending.run(self.client, [lambda pipe: _evalsha(pipe, self._union, **call)])
+        return self._cluster(reply)
+
+    @staticmethod
+    def _cluster(reply) -> ClusterSummary:
+        root, size, first, last, phones, cities, ads = reply
         return ClusterSummary(
             cluster_id=_s(root),
             size=int(size),
@@ -238,13 +327,17 @@ class RedisTemplateStore:
     """Template bands (sorted sets, lexicographic) and ids (a hash) in Redis: same contract as
     `detectors.linking.templates.MemoryTemplateStore`, one atomic Lua call per ad."""
 
-    def __init__(self, client: redis.Redis, prefix: str, ttl_s: int = KEY_TTL_S) -> None:
+    def __init__(self, client: redis.Redis, prefix: str, ttl_s: int = KEY_TTL_S,
+                 pending: PendingWrites | None = None) -> None:
         self.client, self.prefix, self.ttl_s = client, prefix, ttl_s
-        self._assign = client.register_script(TEMPLATE_LUA)
+        self.pending = pending or PendingWrites()
+        self._assign = self.pending.script(client, TEMPLATE_LUA)
 
     def template_of(self, ad_id: str) -> str | None:
         value = self.client.hget(f"{self.prefix}tpl:of", ad_id)
         return _s(value) if value is not None else None
 
     def assign(self, ad_id: str, bands: list[str], max_candidates: int) -> str:
-        return _s(self._assign(args=[self.prefix, ad_id, max_candidates, self.ttl_s, *bands]))
+        args = [self.prefix, ad_id, max_candidates, self.ttl_s, *bands]
+        (reply,) = self.pending.run(self.client, [lambda pipe: _evalsha(pipe, self._assign, keys=[], args=args)])
+        return _s(reply)

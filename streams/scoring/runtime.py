@@ -16,7 +16,7 @@ from detectors.linking.links import MemoryLinkStore
 from detectors.linking.templates import TemplateIndex, memory_template_index
 from detectors.pipeline import AdPipeline
 from streams.config import Settings, redis_prefix
-from streams.scoring.linkstore import RedisLinkStore, RedisTemplateStore
+from streams.scoring.linkstore import PendingWrites, RedisLinkStore, RedisTemplateStore
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +60,17 @@ def batch_pipeline(*, model_path=None, banks=None, disabled_families=frozenset()
 
 
 def stream_pipeline(settings: Settings, client: redis.Redis, *, banks=None,
-                    model_path=None) -> AdPipeline:
-    """The pipeline with its state in Redis, shared by every worker."""
+                    model_path=None, pending: PendingWrites | None = None) -> AdPipeline:
+    """The pipeline with its state in Redis, shared by every worker; writes queued in `pending`
+    go out with the link state's next write."""
     prefix = redis_prefix(settings)
+    pending = pending or PendingWrites()
     fetch, photo_key = _image_parts(allow_files=False)
     return AdPipeline(
         # an identifier idle for VIGIL_LINK_RETENTION_DAYS is forgotten (never past VIGIL_RETENTION_DAYS)
-        link_store=RedisLinkStore(client, prefix, ttl_s=settings.link_ttl_s),
-        templates=TemplateIndex(RedisTemplateStore(client, prefix, ttl_s=settings.link_ttl_s)),
+        link_store=RedisLinkStore(client, prefix, ttl_s=settings.link_ttl_s, pending=pending),
+        templates=TemplateIndex(RedisTemplateStore(client, prefix, ttl_s=settings.link_ttl_s,
+                                                   pending=pending)),
         fetch=fetch,
         banks=banks,
         model=load_text_model(model_path),
@@ -153,8 +156,10 @@ class RedisResults:
     Stored after the link state was updated and before anything is produced: a record on
     ads.scored always has its stored result, so every copy of it is identical."""
 
-    def __init__(self, client: redis.Redis, prefix: str, ttl_s: int = RESULT_TTL_S) -> None:
+    def __init__(self, client: redis.Redis, prefix: str, ttl_s: int = RESULT_TTL_S,
+                 pending: PendingWrites | None = None) -> None:
         self.client, self.prefix, self.ttl_s = client, prefix, ttl_s
+        self.pending = pending
 
     def _key(self, ad_id: str) -> str:
         return f"{self.prefix}result:{ad_id}"
@@ -178,5 +183,11 @@ class RedisResults:
         return found
 
     def put(self, ad_id: str, scored: dict, alert: dict | None) -> None:
+        """Store the result; with `pending`, it goes out with the link state's next write (so
+        before the next ad changes it) or the worker's flush, whichever comes first."""
         doc = json.dumps({"scored": scored, "alert": alert}, separators=(",", ":"), default=str)
-        self.client.set(self._key(ad_id), zlib.compress(doc.encode(), 6), ex=self.ttl_s)
+        key, value = self._key(ad_id), zlib.compress(doc.encode(), 6)
+        if self.pending is None:
+            self.client.set(key, value, ex=self.ttl_s)
+        else:
+            self.pending.add(lambda pipe: pipe.set(key, value, ex=self.ttl_s))

@@ -10,9 +10,11 @@ One turn of the loop (`BatchWorker.run_once`):
    same partition:offset delivered again);
 4. read the batch's stored results in one round trip (MGET): a redelivered ad re-emits what it
    emitted the first time, unchanged;
-5. score the others in record order (per-partition order kept); each ad's link steps stay single
-   atomic Lua calls, since each ad's link state depends on the ads before it, and its result is
-   stored before the next ad touches the link state;
+5. score the others in record order (per-partition order kept): each ad's link state depends
+   on the ads before it, so each ad makes its own round trips (template, then observe + union
+   pipelined together; each Lua step atomic); its stored result is queued and goes out in the
+   same round trip as the next ad's first link write, ahead of it, so it lands before the next
+   ad touches the link state (the rest is flushed before the batch is produced);
 6. produce every result, dead letter and alert of the batch, and wait for every ack (idempotent
    producer, acks=all; a failed send is produced again until the broker has it);
 7. only then commit the batch's offsets, synchronously.
@@ -49,6 +51,7 @@ from streams.broker.topics import apply_retention
 from streams.clients import confluent_consumer, confluent_producer, redis_client
 from streams.config import Settings, app_id_for, load_settings
 from streams.logs import hashed
+from streams.scoring.linkstore import PendingWrites
 from streams.scoring.runtime import (
     RESULT_TTL_S,
     RedisResults,
@@ -125,11 +128,16 @@ class BatchWorker:
         self.stopping = threading.Event()
         self.uncommitted: dict[tuple[str, int], int] = {}
         self.redis = redis_client(settings)
-        self.pipeline = stream_pipeline(settings, self.redis, model_path=model_path)
+        # each ad's stored result rides with the next ad's first link write (same round trip,
+        # in order); the rest goes out before the batch is produced
+        self.pending = PendingWrites()
+        self.pipeline = stream_pipeline(settings, self.redis, model_path=model_path,
+                                        pending=self.pending)
         metrics.set_model_info(self.pipeline.model)
         self.suppression = RedisSuppression(self.redis, self.prefix,
                                             window_s=settings.capped(SUPPRESSION_WINDOW_S))
-        self.results = RedisResults(self.redis, self.prefix, ttl_s=settings.capped(RESULT_TTL_S))
+        self.results = RedisResults(self.redis, self.prefix, ttl_s=settings.capped(RESULT_TTL_S),
+                                    pending=self.pending)
         self.banks = None
         self.consumer = confluent_consumer(
             settings,
@@ -236,6 +244,8 @@ class BatchWorker:
         if self.banks is not None:
             self.pipeline.banks = self.banks.current
         outcomes = self.process(records)
+        # every stored result in Redis before any record of the batch is produced
+        self._with_redis(lambda: self.pending.flush(self.redis), "the batch's stored results")
         self.publish([send for o in outcomes for send in o.sends])
         for outcome in outcomes:
             if outcome.after_ack is not None:
