@@ -106,3 +106,39 @@ def test_cluster_of_follows_later_merges_in_both_stores(client):
         assert first.cluster.cluster_id != bridge.cluster.cluster_id or first.cluster.size == 1
         assert store.cluster_of("a") == store.cluster_of("b") == bridge.cluster.cluster_id
         assert store.cluster_of("nobody") == "ad:nobody"
+
+
+def test_a_pending_write_lands_in_the_same_round_trip_ahead_of_the_next_link_write(client):
+    """The worker queues each ad's stored result (PendingWrites); it must be in Redis once the
+    next ad's link step has run, and before that step's own writes (same pipeline, in order)."""
+    from streams.scoring.linkstore import PendingWrites
+
+    prefix = f"test:{uuid.uuid4().hex}:"
+    pending = PendingWrites()
+    store = RedisLinkStore(client, prefix, pending=pending)
+    order_key = f"{prefix}order"
+    # the queued write records how many ads the link state held when it ran
+    pending.add(lambda pipe: pipe.eval(
+        "return redis.call('RPUSH', KEYS[1], redis.call('ZCARD', KEYS[2]))", 2, order_key,
+        f"{prefix}id:phone:+17205550100:ads"))
+    assert client.llen(order_key) == 0, "a queued write waits for the next write"
+    obs = Observation(ad_id="p1", ts=1.79e9, city="Reno", region="NV", ages=(), phones=("+17205550100",),
+                      photos=(), template_id=None)
+    stats, cluster = store.link(obs, obs.identifier_keys())
+    assert client.lrange(order_key, 0, -1) == [b"0"], "it ran first, before the ad was observed"
+    assert pending.queued == [] and cluster.size == 1 and stats[0].ads["1h"] == 1
+    pending.add(lambda pipe: pipe.set(f"{prefix}flushed", 1))
+    pending.flush(client)
+    assert client.get(f"{prefix}flushed") == b"1" and pending.queued == []
+
+
+def test_the_link_scripts_are_loaded_again_after_redis_forgets_them(client):
+    prefix = f"test:{uuid.uuid4().hex}:"
+    store = RedisLinkStore(client, prefix)
+    templates = RedisTemplateStore(client, prefix)
+    client.script_flush()  # as after a restart without the script cache
+    obs = Observation(ad_id="s1", ts=1.79e9, city="Reno", region="NV", ages=(), phones=("+17205550101",),
+                      photos=(), template_id=None)
+    _, cluster = store.link(obs, obs.identifier_keys())
+    assert cluster.size == 1
+    assert templates.assign("s1", ["b1", "b2"], MAX_CANDIDATES) == "s1"
