@@ -28,6 +28,28 @@ _LEET_TOKEN = re.compile(r"[0-9oli]{1,40}(?![a-z0-9])")
 # which it does not do for a leading repeat (twice the speed on ad-length text, same matches)
 _DIGIT_RUN_RE = re.compile(r"[0-9][0-9]*")
 
+# words that sound like digits ("tree oh won", "for", "ate"): read as digits only inside a run that
+# is clearly a number (see `_homophone_edits`); a lone "o" or "oh" there is a zero
+HOMOPHONES = {"to": "2", "too": "2", "for": "4", "fore": "4", "won": "1", "ate": "8",
+              "tree": "3", "o": "0", "oh": "0"}
+_HOMOPHONE_ALT = "too|to|fore|for|won|ate|tree|oh|o"
+_RUN_SEP = r"[ \-,./_*|;:!+~$@]{1,3}"
+# a homophone next to a digit or a number word: the cheap test before the run regex
+_HOMOPHONE_AFTER = re.compile(rf"{_RUN_SEP}(?:{_HOMOPHONE_ALT})(?![a-z])")
+_HOMOPHONE_BEFORE = re.compile(rf"(?<![a-z])(?:{_HOMOPHONE_ALT}){_RUN_SEP}$")
+_RUN_TOKEN = rf"(?:[0-9]+|(?:{_WORD_ALT}))+|{_HOMOPHONE_ALT}"
+_TOKEN_PIECE = re.compile(rf"[0-9]+|(?:{_WORD_ALT})+")
+_SOUNDING_RUN = re.compile(
+    rf"(?<![a-z0-9])(?:{_RUN_TOKEN})(?:{_RUN_SEP}(?:{_RUN_TOKEN})){{3,40}}(?![a-z0-9])"
+)
+_TOKEN = re.compile(_RUN_TOKEN)
+MIN_SOUNDING_DIGITS = 7
+# a digit or a digit word glued to "thousand" ("2th0usand", "twothousand"): that digit and 000
+_THOUSAND = re.compile(
+    r"(?<![a-z0-9])(?P<digit>[0-9]|zero|one|two|three|four|five|six|seven|eight|nine)"
+    r"th[o0]us[a4]nd(?![a-z])"
+)
+
 
 def digit_runs(text: str) -> list[tuple[int, int]]:
     """(start, end) of every run of ASCII digits in `text`."""
@@ -59,6 +81,13 @@ def _numeric_edits(
         if run in ("o", "oh"):
             continue  # a lone "o" or "oh" is a word, not a zero
         edits.append((start, match.end(), _words_to_digits(run)))
+    if word_hits or runs is None or runs:
+        edits = _merge_edits(edits, _homophone_edits(lowered, runs, word_hits))
+    if "us" in lowered and "th" in lowered:
+        edits = _merge_edits(edits, [
+            (m.start(), m.end(), UNITS.get(m.group("digit"), m.group("digit")) + "000")
+            for m in _THOUSAND.finditer(lowered)
+        ])
     if any(c in lowered for c in "oli"):
         covered = -1
         n = len(lowered)
@@ -88,6 +117,66 @@ def _numeric_edits(
     if len(edits) > 1:
         edits.sort(key=lambda e: e[0])
     return edits
+
+
+def _merge_edits(
+    edits: list[tuple[int, int, str | Segments]], extra: list[tuple[int, int, str | Segments]]
+) -> list[tuple[int, int, str | Segments]]:
+    """`edits` plus those of `extra` that overlap none of them, in order of start."""
+    if not extra:
+        return edits
+    kept = [e for e in extra if not any(s < e[1] and e[0] < t for s, t, _ in edits)]
+    return sorted(edits + kept, key=lambda e: e[0]) if kept else edits
+
+
+def _near_homophone(lowered: str, spans: list[tuple[int, int]]) -> bool:
+    """Is a homophone written next to one of these digit or number-word spans?"""
+    for start, end in spans:
+        if _HOMOPHONE_AFTER.match(lowered, end) or _HOMOPHONE_BEFORE.search(
+            lowered, max(0, start - 8), start
+        ):
+            return True
+    return False
+
+
+def _homophone_edits(
+    lowered: str, runs: list[tuple[int, int]] | None, word_hits: list[tuple[int, int]]
+) -> list[tuple[int, int, str | Segments]]:
+    """Homophones read as digits ("call tree won too 555 o won for won"), only in a run that is
+    clearly a number: at least seven digits in all, some written as digits or digit words, and
+    each homophone between single digits on every side it has one, or next to a single digit
+    spelled out (a word or another homophone), so "5 to 10, 11 to 15" or "2 for 1" stay words."""
+    spans = digit_runs(lowered) if runs is None else runs
+    spans = spans + [(end + 1 - length, end + 1) for end, length in word_hits]
+    if not _near_homophone(lowered, spans):
+        return []
+    out: list[tuple[int, int, str | Segments]] = []
+    for run in _SOUNDING_RUN.finditer(lowered):
+        tokens = []  # (start, end, digits, weak, spelled)
+        for token in _TOKEN.finditer(lowered, run.start(), run.end()):
+            text = token.group(0)
+            weak = text in HOMOPHONES
+            if weak:
+                digits = HOMOPHONES[text]
+            else:
+                digits = "".join(
+                    piece.group(0) if piece.group(0)[0].isdigit()
+                    else "".join(d for d, _, _ in _words_to_digits(piece.group(0)))
+                    for piece in _TOKEN_PIECE.finditer(text)
+                )
+            tokens.append((token.start(), token.end(), digits, weak, not text[0].isdigit()))
+        if sum(len(t[2]) for t in tokens) < MIN_SOUNDING_DIGITS or all(t[3] for t in tokens):
+            continue
+        single = [len(t[2]) == 1 for t in tokens]
+        for k, (start, end, digits, weak, _) in enumerate(tokens):
+            if not weak:
+                continue
+            before, after = tokens[k - 1] if k else None, tokens[k + 1] if k + 1 < len(tokens) else None
+            if ((before is None or single[k - 1]) and (after is None or single[k + 1])) or any(
+                t is not None and t[4] and len(t[2]) == 1 for t in (before, after)
+            ):
+                out.append((start, end, digits))
+    return out
 
 
 _WORD_OR_SEP = re.compile(rf"(?P<w>{_WORD_ALT})|(?P<sep>[^a-z]+|\b(?:and|y|o)\b)")

@@ -25,13 +25,15 @@ from detectors.text.numbers import digit_runs, numeric_view
 from detectors.text.words import previous_word
 
 _GAP_CHARS = (
-    r"\s\-,()/_*~\[\]{}<>|\\=\u00b7\u2022"
+    r"\s\-,()/_*~\[\]{}<>|\\=\u00b7\u2022$@!;+"
     r"\u2190-\u21ff\u2300-\u23ff\u2500-\u27bf\u2900-\u297f\u2b00-\u2bff\u3030\u303d"
     r"\U0001f000-\U0001faff"
 )
-# what may join two digit groups of one phone: one to four separator characters; a full stop
-# joins only when no space follows it (so "2024. 702" is two numbers, "702.555" one)
-_GAP = re.compile(rf"(?:[{_GAP_CHARS}]|\.(?!\s)){{1,4}}")
+# what may join two digit groups of one phone: one to four separator characters ("$ @ ! ; +"
+# and doubled brackets among them: "305!!555!!0125", "((917))555;0144"); a full stop joins
+# only when no space follows it or a space precedes it (so "2024. 702" is two numbers,
+# "702.555" and "7-0-2 . 5-5-5" one)
+_GAP = re.compile(rf"(?:[{_GAP_CHARS}]|\.(?!\s)|(?<=\s)\.){{1,4}}")
 # a separator written as a word between digit groups ("702 dot 555 dot 0123", "punto", "dash",
 # "guion"): the whole word with a space on each side, or in brackets ("702(dot)555")
 _SEPARATOR_WORDS = "dot|punto|dash|guion"
@@ -46,10 +48,13 @@ _US_STATES = (
     "nm|ny|nc|nd|oh|ok|or|pa|ri|sc|sd|tn|tx|ut|vt|va|wa|wv|wi|wy"
 )
 # digits that are part of a date or a time (searched within a chain's span)
+# (a date's year has two or four digits, so "7/0/2" and "3.1.2", digits split by symbols, are
+# no dates; a day/month pair is not one either when it is part of a longer dotted run)
 _DATE_OR_TIME = re.compile(
-    r"(?<![0-9])[0-9]{1,4}([/.\-])[0-9]{1,2}\1[0-9]{1,4}(?![0-9])"
+    r"(?<![0-9])(?:[0-9]{4}([/.\-])[0-9]{1,2}\1[0-9]{1,2}"
+    r"|[0-9]{1,2}([/.\-])[0-9]{1,2}\2(?:[0-9]{4}|[0-9]{2}))(?![0-9])"
     r"|(?<![0-9])[0-9]{1,2}(?::[0-9]{2}){1,2}(?![0-9])"
-    r"|(?<![0-9/])[0-9]{1,2}/[0-9]{1,2}(?![0-9/])"
+    r"|(?<![0-9/.])[0-9]{1,2}/[0-9]{1,2}(?![0-9/]|\.[0-9])"
 )
 _CURRENCY = frozenset("$\u20ac\u00a3\u00a5")
 # what follows a number that is not a phone: currency, coded prices, units
@@ -91,6 +96,33 @@ def _unit_may_follow(text: str, end: int) -> bool:
     return "a" <= ch <= "z" or ch in _CURRENCY or ch == "%"
 
 
+def _price_sign_before(text: str, start: int) -> bool:
+    """Is the number at `start` a price by the currency sign before it ("$150", "$ 150")?
+
+    A sign written between two digit groups without a space ("713$$555$$0106") is a separator."""
+    p = start - 1
+    if p < 0:
+        return False
+    if text[p] == " ":
+        return p > 0 and text[p - 1] in _CURRENCY
+    if text[p] not in _CURRENCY:
+        return False
+    while p > 0 and text[p - 1] in _CURRENCY:
+        p -= 1
+    return p == 0 or not text[p - 1].isdigit()
+
+
+def _sign_starts_next_number(text: str, end: int) -> bool:
+    """Is the currency sign after the number ending at `end` the next number's ("0123 $150",
+    "555$$0106"), rather than this number's unit ("150$")?"""
+    p = end + 1 if end < len(text) and text[end] == " " else end
+    if p >= len(text) or text[p] not in _CURRENCY:
+        return False
+    while p < len(text) and text[p] in _CURRENCY:
+        p += 1
+    return p < len(text) and text[p].isdigit()
+
+
 def _masked_groups(text: str, groups: list[tuple[int, int]]) -> set[int]:
     """Indices of a chain's digit groups that belong to dates, times, prices, units, zips, ids."""
     masked: set[int] = set()
@@ -99,11 +131,11 @@ def _masked_groups(text: str, groups: list[tuple[int, int]]) -> set[int]:
         masked.update(k for k, (s, e) in enumerate(groups) if s < m.end() and m.start() < e)
     for k, (s, e) in enumerate(groups):
         if (
-            (s > 0 and text[s - 1] in _CURRENCY)
-            or (s > 1 and text[s - 1] == " " and text[s - 2] in _CURRENCY)
+            _price_sign_before(text, s)
             or _unit_may_follow(text, e)
             and not text[e].isdigit()
             and _UNIT_AFTER.match(text, e)
+            and not _sign_starts_next_number(text, e)
         ):
             masked.add(k)
     word = previous_word(text, chain_start, " .:#-,")
@@ -130,7 +162,8 @@ def _shape_ok(sizes: tuple[int, ...], national_nanp: bool) -> bool:
 
     North American numbers are written 3-3-4 (after an optional 1): a group of three or more
     digits must start and end on those cuts ("2024 213 555" is a year and a phone, not one
-    phone). Groups of one or two digits (spelled or spaced numbers) may fall anywhere.
+    phone). Groups of one or two digits (spelled or spaced numbers) may fall anywhere. (The
+    caller accepts other groupings, "702 5550-123", when the digits are the whole chain.)
     """
     if not national_nanp:
         return max(sizes) <= 5 or len(sizes) <= 3
@@ -141,6 +174,14 @@ def _shape_ok(sizes: tuple[int, ...], national_nanp: bool) -> bool:
             return False
         pos += size
     return True
+
+
+def _other_grouping_ok(sizes: list[int]) -> bool:
+    """A grouping other than 3-3-4, for digits that are the whole chain: the area code kept in
+    the first group ("702 5550-123", "2065-5501-30") or single digits mixed with two-digit
+    groups in four or more ("8 08 55 501 29", "48 0555 01 47"); not "55 1234 5678", a Mexican
+    number's grouping."""
+    return max(sizes) <= 5 and (sizes[0] >= 3 or min(sizes) == 1 or len(sizes) >= 4)
 
 
 _TYPE_DESCS = (
@@ -199,6 +240,19 @@ def is_valid_nsn(country_code: int, nsn: str) -> bool:
     return False
 
 
+# numbers reserved for fiction that phonenumbers' metadata calls invalid: Ofcom's drama ranges
+# for UK mobiles (07700 900000-900999) and London (020 7946 0000-0999). Never assigned to anyone,
+# they are what synthetic UK ads must use (NANP's 555-01xx and ACMA's 0491 570 1xx are valid in
+# the metadata already), so a GB test ad reads as an ad with a real number would.
+_FICTION_NSN = {44: re.compile(r"7700900[0-9]{3}|2079460[0-9]{3}")}
+
+
+def is_fiction_nsn(country_code: int, nsn: str) -> bool:
+    """Is this national significant number in a range reserved for fiction (see _FICTION_NSN)?"""
+    pattern = _FICTION_NSN.get(country_code)
+    return pattern is not None and pattern.fullmatch(nsn) is not None
+
+
 @lru_cache(maxsize=512)
 def _country_code(region: str) -> int:
     """`phonenumbers.country_code_for_region`, cached (0 for an unknown region)."""
@@ -225,7 +279,9 @@ def _parse(digits: str, region: str, international: bool) -> str | None:
     except phonenumbers.NumberParseException:
         return None
     nsn = phonenumbers.national_significant_number(number)
-    if number.country_code is None or not is_valid_nsn(number.country_code, nsn):
+    if number.country_code is None or not (
+        is_valid_nsn(number.country_code, nsn) or is_fiction_nsn(number.country_code, nsn)
+    ):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
@@ -253,7 +309,9 @@ def _phones_in_groups(
             national_nanp = nanp and not international
             if national_nanp and not (total == 10 or (total == 11 and digits[0] == "1")):
                 continue
-            if not _shape_ok(tuple(sizes), national_nanp):
+            if not _shape_ok(tuple(sizes), national_nanp) and not (
+                i == 0 and j == len(groups) - 1 and _other_grouping_ok(sizes)
+            ):
                 continue
             e164 = _parse(digits, region, international)
             if e164 is not None:
