@@ -1,8 +1,9 @@
 """The numeric view of a text: number words and look-alike letters become digits.
 
 `numeric_view(norm)` turns number words in English and Spanish ("seven oh two",
-"fourfourseven", "treinta y dos") and letters standing for digits inside numbers ("7O2", "Ol23")
-into digits, keeping the map back to the original text; `digit_runs` finds the digit runs every
+"fourfourseven", "treinta y dos", "2th0usand"), homophones inside a run that is clearly a
+number ("tree oh won") and letters standing for digits inside numbers ("7O2", "Ol23") into
+digits, keeping the map back to the original text; `digit_runs` finds the digit runs every
 numeric extractor (phones, ages, prices) starts from.
 """
 
@@ -43,6 +44,10 @@ _SOUNDING_RUN = re.compile(
     rf"(?<![a-z0-9])(?:{_RUN_TOKEN})(?:{_RUN_SEP}(?:{_RUN_TOKEN})){{3,40}}(?![a-z0-9])"
 )
 _TOKEN = re.compile(_RUN_TOKEN)
+# "to" and "for" that begin or end a run are words when prose goes on beside them
+_PROSE_HOMOPHONES = frozenset({"to", "too", "for"})
+_PROSE_BEFORE = re.compile(r"[a-z] $")
+_PROSE_AFTER = re.compile(r" [a-z]")  # on the text as written: " Ask" begins a sentence
 MIN_SOUNDING_DIGITS = 7
 # a digit or a digit word glued to "thousand" ("2th0usand", "twothousand"): that digit and 000
 _THOUSAND = re.compile(
@@ -60,11 +65,14 @@ def _numeric_edits(
     lowered: str,
     runs: list[tuple[int, int]] | None = None,
     word_hits: list[tuple[int, int]] | None = None,
+    cased: str | None = None,
 ) -> list[tuple[int, int, str | Segments]]:
-    """Edits turning number words and look-alike letters inside numbers into digits.
+    """Edits turning number words, homophones in numbers, "2thousand" and look-alike letters
+    inside numbers into digits.
 
     `runs` are the digit runs of `lowered` and `word_hits` its number words as
-    `number_word_automaton().iter(lowered)` gives them, when the caller has them already."""
+    `number_word_automaton().iter(lowered)` gives them, when the caller has them already;
+    `cased` is `lowered` before lowercasing (same offsets)."""
     edits: list[tuple[int, int, str | Segments]] = []
     covered = -1
     if word_hits is None:
@@ -82,7 +90,9 @@ def _numeric_edits(
             continue  # a lone "o" or "oh" is a word, not a zero
         edits.append((start, match.end(), _words_to_digits(run)))
     if word_hits or runs is None or runs:
-        edits = _merge_edits(edits, _homophone_edits(lowered, runs, word_hits))
+        edits = _merge_edits(
+            edits, _homophone_edits(lowered, runs, word_hits, lowered if cased is None else cased)
+        )
     if "us" in lowered and "th" in lowered:
         edits = _merge_edits(edits, [
             (m.start(), m.end(), UNITS.get(m.group("digit"), m.group("digit")) + "000")
@@ -140,7 +150,8 @@ def _near_homophone(lowered: str, spans: list[tuple[int, int]]) -> bool:
 
 
 def _homophone_edits(
-    lowered: str, runs: list[tuple[int, int]] | None, word_hits: list[tuple[int, int]]
+    lowered: str, runs: list[tuple[int, int]] | None, word_hits: list[tuple[int, int]],
+    cased: str,
 ) -> list[tuple[int, int, str | Segments]]:
     """Homophones read as digits ("call tree won too 555 o won for won"), only in a run that is
     clearly a number: at least seven digits in all, some written as digits or digit words, and
@@ -171,6 +182,11 @@ def _homophone_edits(
         for k, (start, end, digits, weak, _) in enumerate(tokens):
             if not weak:
                 continue
+            if lowered[start:end] in _PROSE_HOMOPHONES and (
+                (k == 0 and _PROSE_BEFORE.search(lowered, max(0, start - 3), start))
+                or (k + 1 == len(tokens) and _PROSE_AFTER.match(cased, end))
+            ):
+                continue  # "text 7 0 2 ... 4 for tonight", "call for 7 ...": the word
             before, after = tokens[k - 1] if k else None, tokens[k + 1] if k + 1 < len(tokens) else None
             if ((before is None or single[k - 1]) and (after is None or single[k + 1])) or any(
                 t is not None and t[4] and len(t[2]) == 1 for t in (before, after)
@@ -261,7 +277,7 @@ def numeric_view_and_runs(
     `word_hits` as for `_numeric_edits`."""
     lowered = norm.lowercased()
     runs = digit_runs(lowered.text)
-    edits = _numeric_edits(lowered.text, runs, word_hits)
+    edits = _numeric_edits(lowered.text, runs, word_hits, norm.text)
     if not edits:  # the usual case: the view is the lowered text, one to one
         return Normalised(lowered.text, norm.original, _parent=lowered), runs
     step = rewrite(lowered.text, edits)

@@ -41,6 +41,9 @@ _WORD_GAP = re.compile(
     rf" {{1,2}}(?:{_SEPARATOR_WORDS}) {{1,2}}| {{0,2}}[(\[](?:{_SEPARATOR_WORDS})[)\]] {{0,2}}"
 )
 _WORD_GAP_MAX = 12
+# "$ @ ! ;" join groups of a phone ("305!!555!!0125") only next to a group of three digits or
+# more: between one- and two-digit numbers they are scores and lists ("9;20 36;14")
+_SYMBOL_GAP = re.compile(r"[$@!;]")
 MIN_DIGITS, MAX_DIGITS = 7, 15
 
 _US_STATES = (
@@ -49,12 +52,12 @@ _US_STATES = (
 )
 # digits that are part of a date or a time (searched within a chain's span)
 # (a date's year has two or four digits, so "7/0/2" and "3.1.2", digits split by symbols, are
-# no dates; a day/month pair is not one either when it is part of a longer dotted run)
+# no dates; a day/month pair is not one either inside a longer run split by . - + or /)
 _DATE_OR_TIME = re.compile(
     r"(?<![0-9])(?:[0-9]{4}([/.\-])[0-9]{1,2}\1[0-9]{1,2}"
     r"|[0-9]{1,2}([/.\-])[0-9]{1,2}\2(?:[0-9]{4}|[0-9]{2}))(?![0-9])"
     r"|(?<![0-9])[0-9]{1,2}(?::[0-9]{2}){1,2}(?![0-9])"
-    r"|(?<![0-9/.])[0-9]{1,2}/[0-9]{1,2}(?![0-9/]|\.[0-9])"
+    r"|(?<![0-9/.\-+])[0-9]{1,2}/[0-9]{1,2}(?![0-9/]|[.\-+][0-9])"
 )
 _CURRENCY = frozenset("$\u20ac\u00a3\u00a5")
 # what follows a number that is not a phone: currency, coded prices, units
@@ -123,8 +126,9 @@ def _sign_starts_next_number(text: str, end: int) -> bool:
     return p < len(text) and text[p].isdigit()
 
 
-def _masked_groups(text: str, groups: list[tuple[int, int]]) -> set[int]:
-    """Indices of a chain's digit groups that belong to dates, times, prices, units, zips, ids."""
+def _masked_groups(text: str, groups: list[tuple[int, int]], nanp: bool = True) -> set[int]:
+    """Indices of a chain's digit groups that belong to dates, times, prices, units, zips, ids
+    (a state and zip code only in a North American ad: "al 07700" is Spanish in a UK one)."""
     masked: set[int] = set()
     chain_start, chain_end = groups[0][0], groups[-1][1]
     for m in _DATE_OR_TIME.finditer(text, max(0, chain_start - 5), min(len(text), chain_end + 5)):
@@ -139,7 +143,7 @@ def _masked_groups(text: str, groups: list[tuple[int, int]]) -> set[int]:
         ):
             masked.add(k)
     word = previous_word(text, chain_start, " .:#-,")
-    if word is not None and groups[0][1] - groups[0][0] == 5 and word[0] in _STATES:
+    if nanp and word is not None and groups[0][1] - groups[0][0] == 5 and word[0] in _STATES:
         masked.add(0)
     if word is not None and word[0] in _ID_FILLERS:
         word = previous_word(text, word[1], " .:#-,")
@@ -291,6 +295,7 @@ def _phones_in_groups(
 ) -> list[PhoneMatch]:
     found: list[PhoneMatch] = []
     nanp = _country_code(region) == 1
+    all_small = max(e - s for s, e in groups) <= 2
     i = 0
     while i < len(groups):
         international = plus_at is not None and i == 0
@@ -309,6 +314,8 @@ def _phones_in_groups(
             national_nanp = nanp and not international
             if national_nanp and not (total == 10 or (total == 11 and digits[0] == "1")):
                 continue
+            if national_nanp and all_small and (i > 0 or j < len(groups) - 1):
+                continue  # part of a longer run of one- and two-digit numbers: a list, a draw
             if not _shape_ok(tuple(sizes), national_nanp) and not (
                 i == 0 and j == len(groups) - 1 and _other_grouping_ok(sizes)
             ):
@@ -337,7 +344,9 @@ def _chains(text: str, runs: list[tuple[int, int]]) -> list[list[tuple[int, int]
     for start, end in runs:
         gap = start - prev_end
         if current and (
-            (gap <= 4 and _GAP.fullmatch(text, prev_end, start))
+            (gap <= 4 and _GAP.fullmatch(text, prev_end, start)
+             and (not _SYMBOL_GAP.search(text, prev_end, start)
+                  or max(end - start, current[-1][1] - current[-1][0]) >= 3))
             or (5 <= gap <= _WORD_GAP_MAX and _WORD_GAP.fullmatch(text, prev_end, start))
         ):
             current.append((start, end))
@@ -363,9 +372,10 @@ def find_phones(
     if _country_code(region) == 0:
         region = "US"
     text = view.text
+    nanp = _country_code(region) == 1
     found: list[PhoneMatch] = []
     for groups in _chains(text, digit_runs(text) if runs is None else runs):
-        masked = _masked_groups(text, groups)
+        masked = _masked_groups(text, groups, nanp)
         run: list[tuple[int, int]] = []
         for k, group in enumerate(groups + [(-1, -1)]):
             if k < len(groups) and k not in masked:

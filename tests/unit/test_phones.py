@@ -247,6 +247,9 @@ def test_a_digit_glued_to_thousand_ends_the_number() -> None:
         "Apartment 1204, 555 Main St, Reno NV 89501 $1,250/mo",
         "Dimensions 120 x 45 x 30 cm; 2 thousand pieces",
         "Order 7025-5501-23 shipped",
+        "Lottery 31 26 33 23 8 4 19 again",  # ten digits from its start, but the draw goes on
+        "Lottery 37 5 20 7 25 29 39 again",  # ten digits from its second number
+        "Scores 9;20 36;14 27;6 this season",  # ";" between one- and two-digit numbers
     ],
 )
 def test_look_alikes_of_the_new_styles_are_not_phones(text: str) -> None:
@@ -301,3 +304,23 @@ def test_the_pipeline_reads_a_gb_ads_phones_in_gb_and_links_them() -> None:
         ["+447700900155"], ["+447700900155"], ["+447700900255"]
     ]
     assert scored[1]["cluster"]["cluster_id"] == scored[0]["cluster"]["cluster_id"]
+
+
+def test_to_and_for_beside_prose_stay_words() -> None:
+    text = "Text 41 6 5 55 0 19 4 for downtown bookings"
+    assert [e for e, _, _ in extract_phones(text, "CA")] == ["+14165550194"]
+    text = "seven oh to five five five oh won one for Ask about specials"  # a new sentence
+    assert [e for e, _, _ in extract_phones(text, "US")] == ["+17025550114"]
+
+
+def test_a_state_before_a_number_is_a_zip_only_in_a_north_american_ad() -> None:
+    assert [e for e, _, _ in extract_phones("Llámame al 07700-900743 hoy", "GB")] == [
+        "+447700900743"
+    ]
+    assert extract_phones("Mobile AL 36602 1234", "US") == []
+
+
+def test_a_phone_separated_by_at_signs_is_no_handle() -> None:
+    entities = extract_entities("", "For appointments 949@@555@@0131 (text first)")
+    assert [p["value"] for p in entities["phones"]] == ["+19495550131"]
+    assert entities["handles"] == []
