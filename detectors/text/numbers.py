@@ -34,9 +34,13 @@ _DIGIT_RUN_RE = re.compile(r"[0-9][0-9]*")
 HOMOPHONES = {"to": "2", "too": "2", "for": "4", "fore": "4", "won": "1", "ate": "8",
               "tree": "3", "o": "0", "oh": "0"}
 _HOMOPHONE_ALT = "too|to|fore|for|won|ate|tree|oh|o"
-_RUN_SEP = r"[ \-,./_*|;:!+~$@]{1,3}"
+_SEP_CHARS = " -,./_*|;:!+~"
+_RUN_SEP = r"[ \-,./_*|;:!+~]{1,3}"
 # a homophone next to a digit or a number word: the cheap test before the run regex
 _HOMOPHONE_AFTER = re.compile(rf"{_RUN_SEP}(?:{_HOMOPHONE_ALT})(?![a-z])")
+# what follows a homophone for it to be part of a number: a separator and a token ("to late" is
+# not, "to 5" and "to tree" are, and so is the end of a phone: "seven to, hmu")
+_TOKEN_AFTER = re.compile(rf"{_RUN_SEP}(?:[0-9]|{_WORD_ALT}|{_HOMOPHONE_ALT})(?![a-z])|[ ]?[,.;!)]|$")
 _HOMOPHONE_BEFORE = re.compile(rf"(?<![a-z])(?:{_HOMOPHONE_ALT}){_RUN_SEP}$")
 _RUN_TOKEN = rf"(?:[0-9]+|(?:{_WORD_ALT}))+|{_HOMOPHONE_ALT}"
 _TOKEN_PIECE = re.compile(rf"[0-9]+|(?:{_WORD_ALT})+")
@@ -49,6 +53,7 @@ _PROSE_HOMOPHONES = frozenset({"to", "too", "for"})
 _PROSE_BEFORE = re.compile(r"[a-z] $")
 _PROSE_AFTER = re.compile(r" [a-z]")  # on the text as written: " Ask" begins a sentence
 MIN_SOUNDING_DIGITS = 7
+_MAX_RUN_TOKENS = 40
 # a digit or a digit word glued to "thousand" ("2th0usand", "twothousand"): that digit and 000
 _THOUSAND = re.compile(
     r"(?<![a-z0-9])(?P<digit>[0-9]|zero|one|two|three|four|five|six|seven|eight|nine)"
@@ -93,7 +98,7 @@ def _numeric_edits(
         edits = _merge_edits(
             edits, _homophone_edits(lowered, runs, word_hits, lowered if cased is None else cased)
         )
-    if "us" in lowered and "th" in lowered:
+    if "usand" in lowered or "us4nd" in lowered:
         edits = _merge_edits(edits, [
             (m.start(), m.end(), UNITS.get(m.group("digit"), m.group("digit")) + "000")
             for m in _THOUSAND.finditer(lowered)
@@ -132,21 +137,67 @@ def _numeric_edits(
 def _merge_edits(
     edits: list[tuple[int, int, str | Segments]], extra: list[tuple[int, int, str | Segments]]
 ) -> list[tuple[int, int, str | Segments]]:
-    """`edits` plus those of `extra` that overlap none of them, in order of start."""
+    """`edits` plus those of `extra` that overlap none of them, in order of start (both lists
+    are in order of start and free of overlaps within themselves)."""
     if not extra:
         return edits
-    kept = [e for e in extra if not any(s < e[1] and e[0] < t for s, t, _ in edits)]
+    kept: list[tuple[int, int, str | Segments]] = []
+    k = 0
+    for edit in extra:
+        while k < len(edits) and edits[k][1] <= edit[0]:
+            k += 1
+        if k == len(edits) or edits[k][0] >= edit[1]:
+            kept.append(edit)
     return sorted(edits + kept, key=lambda e: e[0]) if kept else edits
 
 
-def _near_homophone(lowered: str, spans: list[tuple[int, int]]) -> bool:
-    """Is a homophone written next to one of these digit or number-word spans?"""
+def _homophone_hints(lowered: str, spans: list[tuple[int, int]]) -> list[int]:
+    """Where a homophone is written next to one of these digit or number-word spans (the
+    span's start), in order; number words inside longer words ("someone") are no spans."""
+    hints: list[int] = []
+    n = len(lowered)
     for start, end in spans:
-        if _HOMOPHONE_AFTER.match(lowered, end) or _HOMOPHONE_BEFORE.search(
-            lowered, max(0, start - 8), start
+        if start > 0 and lowered[start - 1].isalpha():
+            continue
+        # cheap tests first: a separator, then a homophone's first (after) or last (before) letter
+        after = end
+        while after < n and after - end < 3 and lowered[after] in _SEP_CHARS:
+            after += 1
+        if after > end and after < n and lowered[after] in "tfwao":
+            homophone = _HOMOPHONE_AFTER.match(lowered, end)
+            if homophone is not None and _TOKEN_AFTER.match(lowered, homophone.end()):
+                hints.append(start)
+                continue
+        before = start - 1
+        while before >= 0 and start - before <= 3 and lowered[before] in _SEP_CHARS:
+            before -= 1
+        if before < start - 1 and before >= 0 and lowered[before] in "oernh" and (
+            _HOMOPHONE_BEFORE.search(lowered, max(0, start - 8), start)
         ):
-            return True
-    return False
+            hints.append(start)
+    hints.sort()
+    return hints
+
+
+def _run_start(lowered: str, pos: int, floor: int) -> int:
+    """Where the run of digit tokens (digits, number words, homophones) that `pos` begins a
+    token of starts, not before `floor`: walk back over separators and whole tokens (anchored
+    matches only; the run regex scanned over the text would cost ~100 us an ad)."""
+    for _ in range(_MAX_RUN_TOKENS):
+        sep = pos
+        while sep > floor and pos - sep < 3 and lowered[sep - 1] in _SEP_CHARS:
+            sep -= 1
+        if sep == pos:
+            return pos
+        word = sep
+        while word > floor and sep - word < 40 and lowered[word - 1].isalnum():
+            word -= 1
+        if word == sep or (word > 0 and lowered[word - 1].isalnum()):
+            return pos
+        if _TOKEN.fullmatch(lowered, word, sep) is None:
+            return pos
+        pos = word
+    return pos
 
 
 def _homophone_edits(
@@ -159,10 +210,18 @@ def _homophone_edits(
     spelled out (a word or another homophone), so "5 to 10, 11 to 15" or "2 for 1" stay words."""
     spans = digit_runs(lowered) if runs is None else runs
     spans = spans + [(end + 1 - length, end + 1) for end, length in word_hits]
-    if not _near_homophone(lowered, spans):
+    hints = _homophone_hints(lowered, spans)
+    if not hints:
         return []
     out: list[tuple[int, int, str | Segments]] = []
-    for run in _SOUNDING_RUN.finditer(lowered):
+    covered = -1
+    for hint in hints:
+        if hint < covered:
+            continue
+        run = _SOUNDING_RUN.match(lowered, _run_start(lowered, hint, max(covered, 0)))
+        if run is None:
+            continue
+        covered = run.end()
         tokens = []  # (start, end, digits, weak, spelled)
         for token in _TOKEN.finditer(lowered, run.start(), run.end()):
             text = token.group(0)
