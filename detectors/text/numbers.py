@@ -29,11 +29,12 @@ _LEET_TOKEN = re.compile(r"[0-9oli]{1,40}(?![a-z0-9])")
 # which it does not do for a leading repeat (twice the speed on ad-length text, same matches)
 _DIGIT_RUN_RE = re.compile(r"[0-9][0-9]*")
 
-# words that sound like digits ("tree oh won", "for", "ate"): read as digits only inside a run that
-# is clearly a number (see `_homophone_edits`); a lone "o" or "oh" there is a zero
+# words that sound like digits ("tree oh won", "for", "ate"; radio's "niner", "fife", "fower"):
+# read as digits only inside a run that is clearly a number (see `_homophone_edits`); a lone "o"
+# or "oh" there is a zero
 HOMOPHONES = {"to": "2", "too": "2", "for": "4", "fore": "4", "won": "1", "ate": "8",
-              "tree": "3", "o": "0", "oh": "0"}
-_HOMOPHONE_ALT = "too|to|fore|for|won|ate|tree|oh|o"
+              "tree": "3", "o": "0", "oh": "0", "niner": "9", "fife": "5", "fower": "4"}
+_HOMOPHONE_ALT = "too|to|fore|for|fower|fife|won|ate|tree|niner|oh|o"
 _SEP_CHARS = " -,./_*|;:!+~"
 _RUN_SEP = r"[ \-,./_*|;:!+~]{1,3}"
 # a homophone next to a digit or a number word: the cheap test before the run regex
@@ -163,7 +164,7 @@ def _homophone_hints(lowered: str, spans: list[tuple[int, int]]) -> list[int]:
         after = end
         while after < n and after - end < 3 and lowered[after] in _SEP_CHARS:
             after += 1
-        if after > end and after < n and lowered[after] in "tfwao":
+        if after > end and after < n and lowered[after] in "tfwaon":
             homophone = _HOMOPHONE_AFTER.match(lowered, end)
             if homophone is not None and _TOKEN_AFTER.match(lowered, homophone.end()):
                 hints.append(start)

@@ -25,11 +25,11 @@ from detectors.text.numbers import digit_runs, numeric_view
 from detectors.text.words import previous_word
 
 _GAP_CHARS = (
-    r"\s\-,()/_*~\[\]{}<>|\\=\u00b7\u2022$@!;+"
+    r"\s\-,()/_*~\[\]{}<>|\\=\u00b7\u2022$@!;+#&^"
     r"\u2190-\u21ff\u2300-\u23ff\u2500-\u27bf\u2900-\u297f\u2b00-\u2bff\u3030\u303d"
     r"\U0001f000-\U0001faff"
 )
-# what may join two digit groups of one phone: one to four separator characters ("$ @ ! ; +"
+# what may join two digit groups of one phone: one to four separator characters ("$ @ ! ; + # &"
 # and doubled brackets among them: "305!!555!!0125", "((917))555;0144"); a full stop joins
 # only when no space follows it or a space precedes it (so "2024. 702" is two numbers,
 # "702.555" and "7-0-2 . 5-5-5" one)
@@ -43,7 +43,7 @@ _WORD_GAP = re.compile(
 _WORD_GAP_MAX = 12
 # "$ @ ! ;" join groups of a phone ("305!!555!!0125") only next to a group of three digits or
 # more: between one- and two-digit numbers they are scores and lists ("9;20 36;14")
-_SYMBOL_GAP = re.compile(r"[$@!;]")
+_SYMBOL_GAP = re.compile(r"[$@!;#&^]")
 MIN_DIGITS, MAX_DIGITS = 7, 15
 
 _US_STATES = (
@@ -245,10 +245,11 @@ def is_valid_nsn(country_code: int, nsn: str) -> bool:
 
 
 # numbers reserved for fiction that phonenumbers' metadata calls invalid: Ofcom's drama ranges
-# for UK mobiles (07700 900000-900999) and London (020 7946 0000-0999). Never assigned to anyone,
-# they are what synthetic UK ads must use (NANP's 555-01xx and ACMA's 0491 570 1xx are valid in
-# the metadata already), so a GB test ad reads as an ad with a real number would.
-_FICTION_NSN = {44: re.compile(r"7700900[0-9]{3}|2079460[0-9]{3}")}
+# 07700 900000-900999 (mobile), 0115 496 0000-0999 and 01632 960000-960999 (the other drama
+# ranges, 020 7946 0xxx among them, are valid in the metadata, as are NANP's 555-01xx and
+# ACMA's 0491 570 xxx and 0x 5550 xxxx). Never assigned to anyone, they are what synthetic UK
+# ads must use, so a GB test ad reads as an ad with a real number would.
+_FICTION_NSN = {44: re.compile(r"7700900[0-9]{3}|1154960[0-9]{3}|1632960[0-9]{3}")}
 
 
 def is_fiction_nsn(country_code: int, nsn: str) -> bool:

@@ -199,6 +199,8 @@ def test_separator_words_do_not_invent_numbers_from_prose(text: str) -> None:
         "seven oh to five five five oh won to tree",
         "7 oh too, 555, o won to 3",
         "seven oh two five five five oh won to tree",
+        "seven oh two fife fife fife oh won two tree",  # radio digits
+        "7 0 2 - 5 5 5 - 0 1 2 3",
         # compound number words
         "sevenohtwofivefivefivezeroonetwothree",
         "sevenoh2 fivefive5 0onetwothree",
@@ -207,6 +209,8 @@ def test_separator_words_do_not_invent_numbers_from_prose(text: str) -> None:
         "702$$555$$0123",
         "702@555@0123",
         "702!!555!!0123",
+        "702#555#0123",
+        "702 & 555 & 0123",
         "702 ; 555 ; 0123",
         "((702))555;0123",
         "{{702}} 555@0123",
@@ -221,6 +225,12 @@ def test_styles_issue_12_found_missed_read_as_the_number(written: str) -> None:
     assert [e164 for e164, _, _ in found] == [E164]
     _, start, end = found[0]
     assert text[start:end] and text[start:end] in written
+
+
+def test_other_drama_ranges_read_in_a_gb_ad() -> None:
+    assert [e for e, _, _ in extract_phones("ring 0115 496 0123 or 01632 960123", "GB")] == [
+        "+441154960123", "+441632960123"
+    ]
 
 
 def test_a_digit_glued_to_thousand_ends_the_number() -> None:
@@ -277,7 +287,7 @@ def test_national_numbers_of_the_ads_country_are_read_in_that_country() -> None:
 
 
 def test_fiction_ranges_are_read_only_where_they_are_reserved() -> None:
-    assert is_fiction_nsn(44, "7700900123") and is_fiction_nsn(44, "2079460123")
+    assert is_fiction_nsn(44, "7700900123") and is_fiction_nsn(44, "1632960123")
     assert not is_fiction_nsn(44, "7700901123") and not is_fiction_nsn(1, "7700900123")
 
 
