@@ -94,7 +94,7 @@ class AdPipeline:
         location = ad.get("location") or {}
         ts = posted_ts(ad)
         template_id = self.templates.assign(
-            ad["ad_id"], template_text(ad.get("title", ""), ad.get("body", ""))
+            ad["ad_id"], template_text(ad.get("title", ""), ad.get("body", ""), location.get("country"))
         )
         photo_keys = []
         if self.photo_key:

@@ -157,7 +157,11 @@ def find_handles(
             m = _BARE_HANDLE_AFTER.match(lowered, at + 1)
             if m is not None:
                 handle = m.group("handle").rstrip(".")
-                if handle not in _NOT_HANDLES and not any(s <= at < e for _, s, e in out):
+                if (
+                    handle not in _NOT_HANDLES
+                    and any(c.isalpha() for c in handle)  # "555@@0131" is a phone's separator
+                    and not any(s <= at < e for _, s, e in out)
+                ):
                     out.append((f"unknown:{handle}", at, m.end()))
         at = lowered.find("@", at + 1)
     if "/" in lowered and any(site in lowered for site in _HANDLE_SITES):

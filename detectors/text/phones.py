@@ -25,13 +25,15 @@ from detectors.text.numbers import digit_runs, numeric_view
 from detectors.text.words import previous_word
 
 _GAP_CHARS = (
-    r"\s\-,()/_*~\[\]{}<>|\\=\u00b7\u2022"
+    r"\s\-,()/_*~\[\]{}<>|\\=\u00b7\u2022$@!;+#&^"
     r"\u2190-\u21ff\u2300-\u23ff\u2500-\u27bf\u2900-\u297f\u2b00-\u2bff\u3030\u303d"
     r"\U0001f000-\U0001faff"
 )
-# what may join two digit groups of one phone: one to four separator characters; a full stop
-# joins only when no space follows it (so "2024. 702" is two numbers, "702.555" one)
-_GAP = re.compile(rf"(?:[{_GAP_CHARS}]|\.(?!\s)){{1,4}}")
+# what may join two digit groups of one phone: one to four separator characters ("$ @ ! ; + # &"
+# and doubled brackets among them: "305!!555!!0125", "((917))555;0144"); a full stop joins
+# only when no space follows it or a space precedes it (so "2024. 702" is two numbers,
+# "702.555" and "7-0-2 . 5-5-5" one)
+_GAP = re.compile(rf"(?:[{_GAP_CHARS}]|\.(?!\s)|(?<=\s)\.){{1,4}}")
 # a separator written as a word between digit groups ("702 dot 555 dot 0123", "punto", "dash",
 # "guion"): the whole word with a space on each side, or in brackets ("702(dot)555")
 _SEPARATOR_WORDS = "dot|punto|dash|guion"
@@ -39,6 +41,9 @@ _WORD_GAP = re.compile(
     rf" {{1,2}}(?:{_SEPARATOR_WORDS}) {{1,2}}| {{0,2}}[(\[](?:{_SEPARATOR_WORDS})[)\]] {{0,2}}"
 )
 _WORD_GAP_MAX = 12
+# "$ @ ! ;" join groups of a phone ("305!!555!!0125") only next to a group of three digits or
+# more: between one- and two-digit numbers they are scores and lists ("9;20 36;14")
+_SYMBOL_GAP = re.compile(r"[$@!;#&^]")
 MIN_DIGITS, MAX_DIGITS = 7, 15
 
 _US_STATES = (
@@ -46,10 +51,13 @@ _US_STATES = (
     "nm|ny|nc|nd|oh|ok|or|pa|ri|sc|sd|tn|tx|ut|vt|va|wa|wv|wi|wy"
 )
 # digits that are part of a date or a time (searched within a chain's span)
+# (a date's year has two or four digits, so "7/0/2" and "3.1.2", digits split by symbols, are
+# no dates; a day/month pair is not one either inside a longer run split by . - + or /)
 _DATE_OR_TIME = re.compile(
-    r"(?<![0-9])[0-9]{1,4}([/.\-])[0-9]{1,2}\1[0-9]{1,4}(?![0-9])"
+    r"(?<![0-9])(?:[0-9]{4}([/.\-])[0-9]{1,2}\1[0-9]{1,2}"
+    r"|[0-9]{1,2}([/.\-])[0-9]{1,2}\2(?:[0-9]{4}|[0-9]{2}))(?![0-9])"
     r"|(?<![0-9])[0-9]{1,2}(?::[0-9]{2}){1,2}(?![0-9])"
-    r"|(?<![0-9/])[0-9]{1,2}/[0-9]{1,2}(?![0-9/])"
+    r"|(?<![0-9/.\-+])[0-9]{1,2}/[0-9]{1,2}(?![0-9/]|[.\-+][0-9])"
 )
 _CURRENCY = frozenset("$\u20ac\u00a3\u00a5")
 # what follows a number that is not a phone: currency, coded prices, units
@@ -91,23 +99,51 @@ def _unit_may_follow(text: str, end: int) -> bool:
     return "a" <= ch <= "z" or ch in _CURRENCY or ch == "%"
 
 
-def _masked_groups(text: str, groups: list[tuple[int, int]]) -> set[int]:
-    """Indices of a chain's digit groups that belong to dates, times, prices, units, zips, ids."""
+def _price_sign_before(text: str, start: int) -> bool:
+    """Is the number at `start` a price by the currency sign before it ("$150", "$ 150")?
+
+    A sign written between two digit groups without a space ("713$$555$$0106") is a separator."""
+    p = start - 1
+    if p < 0:
+        return False
+    if text[p] == " ":
+        return p > 0 and text[p - 1] in _CURRENCY
+    if text[p] not in _CURRENCY:
+        return False
+    while p > 0 and text[p - 1] in _CURRENCY:
+        p -= 1
+    return p == 0 or not text[p - 1].isdigit()
+
+
+def _sign_starts_next_number(text: str, end: int) -> bool:
+    """Is the currency sign after the number ending at `end` the next number's ("0123 $150",
+    "555$$0106"), rather than this number's unit ("150$")?"""
+    p = end + 1 if end < len(text) and text[end] == " " else end
+    if p >= len(text) or text[p] not in _CURRENCY:
+        return False
+    while p < len(text) and text[p] in _CURRENCY:
+        p += 1
+    return p < len(text) and text[p].isdigit()
+
+
+def _masked_groups(text: str, groups: list[tuple[int, int]], nanp: bool = True) -> set[int]:
+    """Indices of a chain's digit groups that belong to dates, times, prices, units, zips, ids
+    (a state and zip code only in a North American ad: "al 07700" is Spanish in a UK one)."""
     masked: set[int] = set()
     chain_start, chain_end = groups[0][0], groups[-1][1]
     for m in _DATE_OR_TIME.finditer(text, max(0, chain_start - 5), min(len(text), chain_end + 5)):
         masked.update(k for k, (s, e) in enumerate(groups) if s < m.end() and m.start() < e)
     for k, (s, e) in enumerate(groups):
         if (
-            (s > 0 and text[s - 1] in _CURRENCY)
-            or (s > 1 and text[s - 1] == " " and text[s - 2] in _CURRENCY)
+            _price_sign_before(text, s)
             or _unit_may_follow(text, e)
             and not text[e].isdigit()
             and _UNIT_AFTER.match(text, e)
+            and not _sign_starts_next_number(text, e)
         ):
             masked.add(k)
     word = previous_word(text, chain_start, " .:#-,")
-    if word is not None and groups[0][1] - groups[0][0] == 5 and word[0] in _STATES:
+    if nanp and word is not None and groups[0][1] - groups[0][0] == 5 and word[0] in _STATES:
         masked.add(0)
     if word is not None and word[0] in _ID_FILLERS:
         word = previous_word(text, word[1], " .:#-,")
@@ -130,7 +166,8 @@ def _shape_ok(sizes: tuple[int, ...], national_nanp: bool) -> bool:
 
     North American numbers are written 3-3-4 (after an optional 1): a group of three or more
     digits must start and end on those cuts ("2024 213 555" is a year and a phone, not one
-    phone). Groups of one or two digits (spelled or spaced numbers) may fall anywhere.
+    phone). Groups of one or two digits (spelled or spaced numbers) may fall anywhere. (The
+    caller accepts other groupings, "702 5550-123", when the digits are the whole chain.)
     """
     if not national_nanp:
         return max(sizes) <= 5 or len(sizes) <= 3
@@ -141,6 +178,14 @@ def _shape_ok(sizes: tuple[int, ...], national_nanp: bool) -> bool:
             return False
         pos += size
     return True
+
+
+def _other_grouping_ok(sizes: list[int]) -> bool:
+    """A grouping other than 3-3-4, for digits that are the whole chain: the area code kept in
+    the first group ("702 5550-123", "2065-5501-30") or single digits mixed with two-digit
+    groups in four or more ("8 08 55 501 29", "48 0555 01 47"); not "55 1234 5678", a Mexican
+    number's grouping."""
+    return max(sizes) <= 5 and (sizes[0] >= 3 or min(sizes) == 1 or len(sizes) >= 4)
 
 
 _TYPE_DESCS = (
@@ -199,6 +244,20 @@ def is_valid_nsn(country_code: int, nsn: str) -> bool:
     return False
 
 
+# numbers reserved for fiction that phonenumbers' metadata calls invalid: Ofcom's drama ranges
+# 07700 900000-900999 (mobile), 0115 496 0000-0999 and 01632 960000-960999 (the other drama
+# ranges, 020 7946 0xxx among them, are valid in the metadata, as are NANP's 555-01xx and
+# ACMA's 0491 570 xxx and 0x 5550 xxxx). Never assigned to anyone, they are what synthetic UK
+# ads must use, so a GB test ad reads as an ad with a real number would.
+_FICTION_NSN = {44: re.compile(r"7700900[0-9]{3}|1154960[0-9]{3}|1632960[0-9]{3}")}
+
+
+def is_fiction_nsn(country_code: int, nsn: str) -> bool:
+    """Is this national significant number in a range reserved for fiction (see _FICTION_NSN)?"""
+    pattern = _FICTION_NSN.get(country_code)
+    return pattern is not None and pattern.fullmatch(nsn) is not None
+
+
 @lru_cache(maxsize=512)
 def _country_code(region: str) -> int:
     """`phonenumbers.country_code_for_region`, cached (0 for an unknown region)."""
@@ -225,7 +284,9 @@ def _parse(digits: str, region: str, international: bool) -> str | None:
     except phonenumbers.NumberParseException:
         return None
     nsn = phonenumbers.national_significant_number(number)
-    if number.country_code is None or not is_valid_nsn(number.country_code, nsn):
+    if number.country_code is None or not (
+        is_valid_nsn(number.country_code, nsn) or is_fiction_nsn(number.country_code, nsn)
+    ):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
@@ -235,6 +296,7 @@ def _phones_in_groups(
 ) -> list[PhoneMatch]:
     found: list[PhoneMatch] = []
     nanp = _country_code(region) == 1
+    all_small = max(e - s for s, e in groups) <= 2
     i = 0
     while i < len(groups):
         international = plus_at is not None and i == 0
@@ -253,7 +315,11 @@ def _phones_in_groups(
             national_nanp = nanp and not international
             if national_nanp and not (total == 10 or (total == 11 and digits[0] == "1")):
                 continue
-            if not _shape_ok(tuple(sizes), national_nanp):
+            if national_nanp and all_small and (i > 0 or j < len(groups) - 1):
+                continue  # part of a longer run of one- and two-digit numbers: a list, a draw
+            if not _shape_ok(tuple(sizes), national_nanp) and not (
+                i == 0 and j == len(groups) - 1 and _other_grouping_ok(sizes)
+            ):
                 continue
             e164 = _parse(digits, region, international)
             if e164 is not None:
@@ -279,7 +345,9 @@ def _chains(text: str, runs: list[tuple[int, int]]) -> list[list[tuple[int, int]
     for start, end in runs:
         gap = start - prev_end
         if current and (
-            (gap <= 4 and _GAP.fullmatch(text, prev_end, start))
+            (gap <= 4 and _GAP.fullmatch(text, prev_end, start)
+             and (not _SYMBOL_GAP.search(text, prev_end, start)
+                  or max(end - start, current[-1][1] - current[-1][0]) >= 3))
             or (5 <= gap <= _WORD_GAP_MAX and _WORD_GAP.fullmatch(text, prev_end, start))
         ):
             current.append((start, end))
@@ -305,9 +373,10 @@ def find_phones(
     if _country_code(region) == 0:
         region = "US"
     text = view.text
+    nanp = _country_code(region) == 1
     found: list[PhoneMatch] = []
     for groups in _chains(text, digit_runs(text) if runs is None else runs):
-        masked = _masked_groups(text, groups)
+        masked = _masked_groups(text, groups, nanp)
         run: list[tuple[int, int]] = []
         for k, group in enumerate(groups + [(-1, -1)]):
             if k < len(groups) and k not in masked:

@@ -17,17 +17,19 @@ _SPACES = re.compile(r"\s+")
 _DIGIT_RUN = re.compile(r"[0-9]+(?:[.,][0-9]+)*")
 
 
-def template_text(title: object, body: object) -> str:
+def template_text(title: object, body: object, country: object = None) -> str:
     """Normalised, lowercased title and body with contacts and numbers replaced by placeholders.
 
     Phones become <phone>, emails <email>, handles <handle>, URLs <url> and any other number
-    <num>, so ads posted from one template under different contacts share their words.
+    <num>, so ads posted from one template under different contacts share their words. Phones
+    are read with the ad's `country` (ISO 3166 alpha-2) as the default region, US when None.
     """
     ad = analyse_ad(title, body)
     lowered = ad.norm.lower
     pieces = []
     pos = 0
-    for start, end, label in placeholder_spans(ad.norm, ad.view):
+    region = country.upper() if isinstance(country, str) and country else "US"
+    for start, end, label in placeholder_spans(ad.norm, ad.view, region):
         if start < pos:
             continue
         pieces.append(lowered[pos:start])
@@ -39,10 +41,13 @@ def template_text(title: object, body: object) -> str:
 
 
 
-def placeholder_spans(norm: Normalised, view: Normalised) -> list[tuple[int, int, str]]:
-    """Sorted (start, end, label) spans on `norm.text` of contacts, for template text."""
+def placeholder_spans(
+    norm: Normalised, view: Normalised, region: str = "US"
+) -> list[tuple[int, int, str]]:
+    """Sorted (start, end, label) spans on `norm.text` of contacts, for template text; phones
+    read with `region` as the default region."""
     spans: list[tuple[int, int, str]] = []
-    for match in find_phones(view, "US"):
+    for match in find_phones(view, region):
         start, end = view.to_parent(match.start, match.end)
         spans.append((start, end, "phone"))
     lowered = norm.lower

@@ -2,14 +2,18 @@
 
 Accuracy: precision and recall per entity type on the labelled set (tests/data/
 text_labelled.jsonl), with `phonenumbers.PhoneNumberMatcher` on the same ads as the phone
-baseline; phone recall per obfuscation style, held-out styles apart. Speed: full text
-enrichment (normalise + all entities + indicators) in ads per second on one core, for ads padded
-to about 600 characters, beside the baseline matcher's rate on the same ads.
+baseline; phone recall per obfuscation style, held-out styles apart. Then the independently
+written phone snippets (tests/data/independent/): the dev half per style, the locked half as
+aggregates only (precision, recall and counts; no snippet, number or per-item result is ever
+printed from it). Speed: full text enrichment (normalise + all entities + indicators) in ads per
+second on one core, for ads padded to about 600 characters, beside the baseline matcher's rate on
+the same ads, and what each layer costs.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import time
@@ -28,6 +32,8 @@ from detectors.text.phones import clear_cache as clear_phone_cache
 from streams.errors import CliError
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "tests" / "data" / "text_labelled.jsonl"
+INDEPENDENT = Path(__file__).resolve().parents[2] / "tests" / "data" / "independent"
+PHONE_SETS = {"dev": INDEPENDENT / "phones_dev.jsonl", "locked": INDEPENDENT / "phones_locked.jsonl.gz"}
 ENTITY_TYPES = ("phones", "emails", "handles", "ages", "urls", "locations")
 TARGET_AD_CHARS = 600
 
@@ -74,7 +80,8 @@ def load_labelled(path: Path) -> list[dict]:
             f"labelled set not found: {path} (make it with tests/data/make_text_labelled.py)"
         )
     records = []
-    with path.open(encoding="utf-8") as handle:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
@@ -129,6 +136,54 @@ def evaluate(records: list[dict]) -> Evaluation:
             if record.get("held_out"):
                 result.held_out.add(style)
     return result
+
+
+@dataclass
+class PhoneSetResult:
+    """vigil and phonenumbers on one independent phone set; per style found/expected/baseline."""
+
+    rows: int = 0
+    negatives: int = 0
+    vigil: Score = field(default_factory=Score)
+    baseline: Score = field(default_factory=Score)
+    styles: dict[str, list[int]] = field(default_factory=dict)
+
+
+def evaluate_phone_set(records: list[dict]) -> PhoneSetResult:
+    """Phones only, each snippet read with its own country as the default region."""
+    result = PhoneSetResult()
+    for record in records:
+        title, body = record.get("title") or "", record.get("body") or ""
+        country = record.get("country") or "US"
+        expected = record["expected"]["phones"]
+        found = [item["value"] for item in extract_entities(title, body, country=country)["phones"]]
+        base = baseline_phones(title, body, country)
+        result.rows += 1
+        result.negatives += record.get("group") == "negative"
+        result.vigil.add(found, expected)
+        result.baseline.add(base, expected)
+        if expected:
+            counts = result.styles.setdefault(record.get("style") or "?", [0, 0, 0])
+            counts[0] += len(set(found) & set(expected))
+            counts[1] += len(set(expected))
+            counts[2] += len(set(base) & set(expected))
+    return result
+
+
+def phone_set_report(name: str, result: PhoneSetResult, per_style: bool) -> list[str]:
+    lines = [
+        f"independent phone snippets, {name} half: {result.rows} rows "
+        f"({result.negatives} negatives without phones)",
+        f"  {'extractor':<13} {'precision':>9} {'recall':>7} {'tp':>5} {'fp':>4} {'fn':>4}",
+        f"  {'vigil':<13} {_fmt(result.vigil)}",
+        f"  {'phonenumbers':<13} {_fmt(result.baseline)}",
+    ]
+    if per_style:
+        lines.append(f"  recall by style (vigil / phonenumbers){'':>10}found/expected")
+        for style in sorted(result.styles):
+            found, expected, base = result.styles[style]
+            lines.append(f"    {style:<40} {found / expected:5.2f} / {base / expected:4.2f}   {found}/{expected}")
+    return lines
 
 
 # descriptive sentences of the kind that fill a classified ad around its contacts and numbers
@@ -245,7 +300,7 @@ def _fmt(score: Score) -> str:
 
 def report(
     result: Evaluation, vigil_rate: float, base_rate: float, corpus_chars: float, pin: str,
-    steps: list[float] | None = None,
+    steps: list[float] | None = None, phone_sets: dict[str, PhoneSetResult] | None = None,
 ) -> str:
     lines = [
         f"labelled set: {result.ads} ads ({result.negatives} negatives without phones)",
@@ -271,6 +326,8 @@ def report(
         if group:
             found, expected = sum(v[0] for v in group), sum(v[1] for v in group)
             lines.append(f"  {name:<24} recall {found / expected:.3f} ({found}/{expected})")
+    for name, phone_set in (phone_sets or {}).items():
+        lines += ["", *phone_set_report(name, phone_set, per_style=name != "locked")]
     lines += [
         "",
         f"throughput on one core ({pin}): ads per CPU second of this process (not wall time, which"
@@ -298,11 +355,17 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"labelled set is empty: {args.data}")
     pin = pin_to_one_core()
     result = evaluate(records)
+    phone_sets = {}
+    for name in [h.strip() for h in args.phone_halves.split(",") if h.strip()]:
+        if name not in PHONE_SETS:
+            raise CliError(f"--phone-halves: no half {name!r} (dev, locked)")
+        if PHONE_SETS[name].is_file():
+            phone_sets[name] = evaluate_phone_set(load_labelled(PHONE_SETS[name]))
     corpus = padded_corpus(records)
     rate(enrich, corpus[:50], 0.2)  # warm caches and the automata
     vigil_rate, base_rate, steps = compare_rates(corpus, args.seconds)
     corpus_chars = sum(len(t) + len(b) for t, b, _ in corpus) / len(corpus)
-    print(report(result, vigil_rate, base_rate, corpus_chars, pin, steps))
+    print(report(result, vigil_rate, base_rate, corpus_chars, pin, steps, phone_sets))
     return 1 if result.errors else 0
 
 
@@ -313,6 +376,11 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--data", default=str(DEFAULT_DATA), help="labelled JSONL (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--phone-halves", default="dev,locked",
+        help="independent phone sets to score: dev (per style), locked (aggregates only); "
+        "'' for none (default: %(default)s)",
     )
     parser.add_argument(
         "--seconds",

@@ -48,7 +48,7 @@ def enrichment(title: str, body: str, country: str) -> dict:
     return {
         "entities": extract_entities(title, body, country=country),
         "indicators": match_indicators(title, body),
-        "template": template_text(title, body),
+        "template": template_text(title, body, country),
     }
 
 

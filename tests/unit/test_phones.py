@@ -12,7 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detectors.text.phones import extract_phones, is_valid_nsn
+from detectors.text.entities import extract_entities
+from detectors.text.phones import extract_phones, is_fiction_nsn, is_valid_nsn
+from detectors.text.placeholders import template_text
 
 E164 = "+17025550123"
 
@@ -126,7 +128,10 @@ def test_fast_validity_agrees_with_phonenumbers_on_random_numbers() -> None:
 def test_found_phones_are_valid_and_inside_the_text(text: str) -> None:
     for e164, start, end in extract_phones(text, "US"):
         assert 0 <= start < end <= len(text)
-        assert phonenumbers.is_valid_number(phonenumbers.parse(e164))
+        number = phonenumbers.parse(e164)
+        assert phonenumbers.is_valid_number(number) or is_fiction_nsn(
+            number.country_code, phonenumbers.national_significant_number(number)
+        )
 
 
 @pytest.mark.parametrize(
@@ -167,3 +172,165 @@ def test_a_separator_written_as_a_word_joins_digit_groups(written: str) -> None:
 def test_separator_words_do_not_invent_numbers_from_prose(text: str) -> None:
     assert extract_phones(text, "US") == []
 
+
+
+# --- styles issue 12 found missed (each is a named style of the labelled set too) -------------
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        # a price right after the number
+        "702-555-0123 $150",
+        "702 555 0123 $150/hr",
+        "(702) 555-0123 $200 hh",
+        # groupings other than 3-3-4
+        "702 5550-123",
+        "7025-5501-23",
+        "7025 550 123",
+        "1 702 5550 123",
+        # spelled digits split by symbols
+        "seven/0/two-five five five-0one2three",
+        "SEVEN-0-TWO . FIVE-5-FIVE . ZERO-1-TWO-THREE",
+        "seven.oh.two - five.five.five - zero.one.two.three",
+        "7-oh-2 / five5five / 0-1-2-3",
+        "seven+0+two + five+five+five + 0+1+two+three",
+        # homophones next to clear digits
+        "seven oh to five five five oh won to tree",
+        "7 oh too, 555, o won to 3",
+        "seven oh two five five five oh won to tree",
+        "seven oh two fife fife fife oh won two tree",  # radio digits
+        "7 0 2 - 5 5 5 - 0 1 2 3",
+        # compound number words
+        "sevenohtwofivefivefivezeroonetwothree",
+        "sevenoh2 fivefive5 0onetwothree",
+        # symbols and doubled brackets as separators
+        "702$555$0123",
+        "702$$555$$0123",
+        "702@555@0123",
+        "702!!555!!0123",
+        "702#555#0123",
+        "702 & 555 & 0123",
+        "702 ; 555 ; 0123",
+        "((702))555;0123",
+        "{{702}} 555@0123",
+        # single digits mixed with two-digit groups
+        "7 02 55 501 23",
+        "70 2 5 55 01 23",
+    ],
+)
+def test_styles_issue_12_found_missed_read_as_the_number(written: str) -> None:
+    text = f"Sweet and fun, call {written} tonight"
+    found = extract_phones(text, "US")
+    assert [e164 for e164, _, _ in found] == [E164]
+    _, start, end = found[0]
+    assert text[start:end] and text[start:end] in written
+
+
+def test_other_drama_ranges_read_in_a_gb_ad() -> None:
+    assert [e for e, _, _ in extract_phones("ring 0115 496 0123 or 01632 960123", "GB")] == [
+        "+441154960123", "+441632960123"
+    ]
+
+
+def test_a_digit_glued_to_thousand_ends_the_number() -> None:
+    assert [e for e, _, _ in extract_phones("call 702 555 2th0usand", "US")] == ["+17025552000"]
+    assert [e for e, _, _ in extract_phones("702 555 twothousand", "US")] == ["+17025552000"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # prices and sizes written like the new styles
+        "Rates 100$ 150$ 200$ 300$ 450$",
+        "Everything $150$200$250 today only",
+        "Sizes 6 to 8, 10 to 12, 14 to 16 in stock",
+        "Kids 5 to 10, ages 6 to 9, 7 to 12, teens welcome",
+        "2 for 1 specials: 150 for 60, 200 for 90, 250 for 120",
+        "I won 2 tickets for 4 shows and ate at 8",
+        "Open 9 to 5; Sat 10 to 2; Sun 12 to 4",
+        "Dates 3/4/2025 and 5.6.2025 at 10:30!",
+        "Lottery 7 14 21 28 35 42 again",
+        "Scores 21;14 35;20 7;3",
+        "Measurements 34-24-36 @ 125 lbs ! 5'6",
+        "Serial no. 4471-0082-3391; part 2065-5501-30",
+        "Apartment 1204, 555 Main St, Reno NV 89501 $1,250/mo",
+        "Dimensions 120 x 45 x 30 cm; 2 thousand pieces",
+        "Order 7025-5501-23 shipped",
+        "Lottery 31 26 33 23 8 4 19 again",  # ten digits from its start, but the draw goes on
+        "Lottery 37 5 20 7 25 29 39 again",  # ten digits from its second number
+        "Scores 9;20 36;14 27;6 this season",  # ";" between one- and two-digit numbers
+    ],
+)
+def test_look_alikes_of_the_new_styles_are_not_phones(text: str) -> None:
+    assert extract_phones(text, "US") == []
+
+
+# --- the ad's own country as the default region --------------------------------------------
+
+
+def test_national_numbers_of_the_ads_country_are_read_in_that_country() -> None:
+    uk_body = "New in Camden, text 07700 900123 after 6"
+    assert [p["value"] for p in extract_entities("", uk_body, country="GB")["phones"]] == [
+        "+447700900123"
+    ]
+    assert extract_entities("", uk_body, country=None)["phones"] == []  # US by default
+    mx_body = "Nueva en Monterrey, llama al 81 1234 5678 o al 81-2345-6789"
+    assert [p["value"] for p in extract_entities("", mx_body, country="mx")["phones"]] == [
+        "+528112345678",
+        "+528123456789",
+    ]
+    assert extract_entities("", mx_body, country="US")["phones"] == []
+    assert [p["value"] for p in extract_entities("", "702-555-0123", country=None)["phones"]] == [
+        E164
+    ]
+
+
+def test_fiction_ranges_are_read_only_where_they_are_reserved() -> None:
+    assert is_fiction_nsn(44, "7700900123") and is_fiction_nsn(44, "1632960123")
+    assert not is_fiction_nsn(44, "7700901123") and not is_fiction_nsn(1, "7700900123")
+
+
+def test_the_template_text_reads_phones_in_the_ads_country() -> None:
+    body = "Nueva en Monterrey, llama al 81 1234 5678, besos"
+    assert "<phone>" in template_text("Hola", body, "MX")
+    assert "<phone>" not in template_text("Hola", body)
+    assert template_text("Hola", body, "MX") == template_text("Hola", body.replace("1234", "9876"), "MX")
+
+
+def test_the_pipeline_reads_a_gb_ads_phones_in_gb_and_links_them() -> None:
+    from streams.scoring.runtime import batch_pipeline
+
+    pipeline = batch_pipeline()
+    ads = [
+        {"ad_id": f"gb-{k}", "source": "test", "posted_at": "2026-11-20T10:00:00Z",
+         "title": "Manchester", "body": f"Visiting this week, ring 07700 900{k}55 or text",
+         "location": {"city": "Manchester", "region": None, "country": "GB"}}
+        for k in (1, 1, 2)
+    ]
+    ads[1]["ad_id"] = "gb-1b"
+    scored = [pipeline.process(ad) for ad in ads]
+    assert [s["entities"]["phones"] for s in scored] == [
+        ["+447700900155"], ["+447700900155"], ["+447700900255"]
+    ]
+    assert scored[1]["cluster"]["cluster_id"] == scored[0]["cluster"]["cluster_id"]
+
+
+def test_to_and_for_beside_prose_stay_words() -> None:
+    text = "Text 41 6 5 55 0 19 4 for downtown bookings"
+    assert [e for e, _, _ in extract_phones(text, "CA")] == ["+14165550194"]
+    text = "seven oh to five five five oh won one for Ask about specials"  # a new sentence
+    assert [e for e, _, _ in extract_phones(text, "US")] == ["+17025550114"]
+
+
+def test_a_state_before_a_number_is_a_zip_only_in_a_north_american_ad() -> None:
+    assert [e for e, _, _ in extract_phones("Llámame al 07700-900743 hoy", "GB")] == [
+        "+447700900743"
+    ]
+    assert extract_phones("Mobile AL 36602 1234", "US") == []
+
+
+def test_a_phone_separated_by_at_signs_is_no_handle() -> None:
+    entities = extract_entities("", "For appointments 949@@555@@0131 (text first)")
+    assert [p["value"] for p in entities["phones"]] == ["+19495550131"]
+    assert entities["handles"] == []

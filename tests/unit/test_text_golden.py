@@ -25,7 +25,7 @@ def test_enrichment_output_matches_the_record() -> None:
     recorder = _recorder()
     expected = recorder.load_golden()
     actual = recorder.record_all()
-    assert len(expected) == 2 * 401 + recorder.GENERATED_ADS
+    assert len(expected) == 2 * 561 + recorder.GENERATED_ADS  # the labelled set, as is and padded
     diffs = recorder.differences(expected, actual)
     assert not diffs, "\n".join(diffs[:10])
 
