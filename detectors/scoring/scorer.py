@@ -230,6 +230,13 @@ def _floor_applies(floor: dict, indicators: list[dict]) -> list[dict]:
         if not hits:
             return []
         triggers += [ind for c in hits for ind in by_category[c]]
+    distinct_ids = floor.get("distinct_indicators")
+    if distinct_ids:
+        present = {ind["id"]: ind for ind in indicators
+                   if ind["id"] in distinct_ids["of"] and ind["weight"] >= distinct_ids.get("min_weight", 0.0)}
+        if len(present) < distinct_ids["min"]:
+            return []
+        triggers += list(present.values())
     distinct = floor.get("distinct_categories")
     if distinct:
         strong = [c for c in distinct["of"] if c in by_category

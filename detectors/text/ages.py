@@ -1,4 +1,5 @@
-"""Stated ages: "19yo", "age: 19", "I'm 19", "19 years young", "tengo 19 años", "she 16", "only 16".
+"""Stated ages: "19yo", "age: 19", "I'm 19", "19 years young", "tengo 19 años", "she 16", "she is 16",
+"only 16".
 
 `find_ages(view_text, runs)` looks at two-digit runs of the numeric view (so "nineteen" and
 "1five" are already "19" and "15", "l6" is "16") and keeps those with an age word after them
@@ -25,6 +26,8 @@ _AGE_INTRO = frozenset({"age", "aged", "ages", "edad", "edades", "tengo", "turne
 _SPACED_INTRO = frozenset({"age", "aged", "ages", "edad"})
 _I_AM = frozenset({"i'm", "im", "i'am", "soy", "iam"})
 _AGE_FILLER = frozenset({"only", "just", "a", "barely", "jus", "solo"})
+_IS_SUBJECT = frozenset({"she", "he", "girl", "daughter", "sister", "cousin", "niece", "friend"})
+"""Who may be "is 16": "she is 16", "my girl is 16" (not "the rate is 60")."""
 _ALONE_FILLER = frozenset({"only", "just", "barely", "jus"})
 _NOT_AGE_AFTER = re.compile(
     r"[0-9'\"]|[./:,][0-9]|\s{0,2}(?:ft|feet|inch(?:es)?|lbs?|kg|cm|min(?:ute)?s?|hours?|hrs?|miles?"
@@ -124,11 +127,14 @@ def _age_words_before(text: str, start: int) -> int | None:
     word = first[0]
     if word in _AGE_INTRO:
         return first[1]
-    if word not in _I_AM and word not in _AGE_FILLER and word != "am":
+    if word not in _I_AM and word not in _AGE_FILLER and word not in ("am", "is"):
         return None
     words = _words_before(text, start, 4)
     if not words:
         return None
+    if word == "is":
+        subject = words[1] if len(words) > 1 else None
+        return subject[1] if subject is not None and subject[0] in _IS_SUBJECT else None
     k = 0
     while k < len(words) - 1 and k < 2 and words[k][0] in _AGE_FILLER:
         k += 1

@@ -32,6 +32,9 @@ SHORT_STEM = (3, 4)
 collide with unrelated words of the other language."""
 """A term of several words expands to at most this many surface forms (the rest are dropped)."""
 
+_REGULAR_ENDINGS = ("s",)
+"""A term written with a plural or third-person -s ("travels", "takes") also matches its bare
+stem ("travel", "take"): the stem is a word when that -s was all the stemmer removed."""
 # endings tried on a word; a form is kept only when the stemmer gives it the word's stem
 _EN_ENDINGS = ("", "s", "es", "ed", "d", "ing", "er", "ers", "ies", "ied", "ying")
 _ES_ENDINGS = ("", "s", "a", "as", "o", "os", "e", "es", "an", "en", "amos", "emos", "imos",
@@ -88,8 +91,8 @@ def word_forms(word: str, kind: int) -> list[str]:
     for base in bases:
         for ending in endings:
             form = base + ending
-            if form == stem and stem != word:
-                continue  # a bare stem ("messag") is no word of the text
+            if form == stem and stem != word and not (kind == 0 and any(word == stem + e for e in _REGULAR_ENDINGS)):
+                continue  # a bare stem ("messag") is no word; "travel" of "travels" is one
             if form.replace("'", "").isalpha() and stemmer.stemWord(form) == stem:  # type: ignore[attr-defined]
                 forms.add(form)
     return sorted(forms)

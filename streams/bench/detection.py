@@ -1,14 +1,18 @@
 """`vigil bench detection`: detection on ads vigil's authors did not write (tests/data/independent).
 
-Two writers who never read the detectors wrote concerning ads and hard benign look-alikes from
-published red-flag lists; a seeded split made a dev half (studied and tuned on) and a locked half
+Three writers who never read the detectors wrote concerning ads and hard benign look-alikes from
+published red-flag lists; seeded splits made dev halves (studied and tuned on) and locked halves
 that only this benchmark reads, printing aggregates only (never an ad, an id or a per-ad score).
+Halves: `dev` and `locked` (writers 1 and 2), `dev_w3` and `locked_w3` (writer 3), and
+`locked_all` / `dev_all`, both writers' files together (each file scored on its own, as the
+writers' fictional phone numbers overlap, then the rows pooled). Only the dev halves run unless
+a locked one is named: every locked run is one look at data no tuning may see.
 Each half is scored by the batch path in process (no broker, no Redis), with every layer on and
 then with each layer switched off: the indicator grammar, the text model, the policy floors
 (there is no semantic layer to switch off yet). Per run: ROC-AUC of `risk`; the share of
 concerning ads at medium or above (goal >= 0.85) and of benign ads (goal <= 0.05); recall at
-medium+ per category; and the minor-age rows: writer 1's minor ages next to commercial cues (share critical), writer 2's
-minors in labour recruitment (share high+), benign ads that state a minor's age (share flagged).
+medium+ per category; and the minor-age rows: writer 1's minor ages next to commercial cues (share critical), writers 2
+and 3's minors in labour recruitment (share high+), benign ads that state a minor's age (share flagged).
 """
 
 from __future__ import annotations
@@ -26,7 +30,11 @@ from detectors.scoring.scorer import severity_rank
 from streams.errors import CliError
 
 DATA = Path(__file__).resolve().parents[2] / "tests" / "data" / "independent"
-HALVES = {"dev": DATA / "ads_dev.jsonl", "locked": DATA / "ads_locked.jsonl.gz"}
+FILES = {"dev": DATA / "ads_dev.jsonl", "locked": DATA / "ads_locked.jsonl.gz",
+         "dev_w3": DATA / "ads_dev_w3.jsonl", "locked_w3": DATA / "ads_locked_w3.jsonl.gz"}
+HALVES = {"dev": ("dev",), "dev_w3": ("dev_w3",), "dev_all": ("dev", "dev_w3"),
+          "locked": ("locked",), "locked_w3": ("locked_w3",), "locked_all": ("locked", "locked_w3")}
+"""Each half and the files it pools."""
 ABLATIONS = (("all layers", frozenset()), ("without grammar", frozenset({"grammar"})),
              ("without model", frozenset({"model"})), ("without floors", frozenset({"policy"})))
 # no semantic layer is shipped (see README: it was not built and measured this round)
@@ -75,9 +83,11 @@ def summarise(rows: list[dict]) -> dict:
     for r in concerning:
         for category in r["eval"]["categories"]:
             per_category[category].append(r)
-    w1_minor = [r for r in concerning if "minor_age" in r["eval"]["categories"]
-                and not r["eval"]["kind"].startswith("minor_")]
-    w2_minor = [r for r in concerning if r["eval"]["kind"].startswith("minor_")]
+    # writer 1's minor-age ads state a child's age next to commercial cues; writers 2 and 3
+    # wrote theirs as labour recruitment of minors
+    minor = [r for r in concerning if "minor_age" in r["eval"]["categories"]]
+    w1_minor = [r for r in minor if r["eval"].get("file", "").startswith("writer1")]
+    w2_minor = [r for r in minor if not r["eval"].get("file", "").startswith("writer1")]
     benign_minor = [r for r in benign if r["eval"].get("file", "").endswith("minor_age.jsonl")
                     or "teen" in r["eval"]["kind"] or "babysitter" in r["eval"]["kind"]]
     return {
@@ -109,8 +119,8 @@ def report(results: dict[str, dict[str, dict]]) -> str:
         rows = (("concerning at medium+ (>= 0.85)", "concerning_medium"),
                 ("benign at medium+ (<= 0.05)", "benign_medium"),
                 ("minor age + commercial: critical", "minor_sex_critical"),
-                ("minor in labour ads: high+", "minor_labour_high"),
-                ("minor in labour ads: medium+", "minor_labour_medium"),
+                ("minor in labour ads (w2, w3): high+", "minor_labour_high"),
+                ("minor in labour ads (w2, w3): med+", "minor_labour_medium"),
                 ("benign ads stating a minor: med+", "benign_minor_flagged"))
         for title, key in rows:
             lines.append(f"{title:<34}" + "".join(f"{_cell(runs[n][key]):>18}" for n in names))
@@ -127,10 +137,17 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise CliError(f"unknown half {unknown[0]!r}: choose from {', '.join(HALVES)}")
     started = time.monotonic()
+    scored: dict[tuple[str, str], list[dict]] = {}  # (file, run) -> rows, each file scored once
     results: dict[str, dict[str, dict]] = {}
     for half in halves:
-        ads = load_half(HALVES[half])
-        results[half] = {name: summarise(score_half(ads, disabled, args.model)) for name, disabled in ABLATIONS}
+        results[half] = {}
+        for name, disabled in ABLATIONS:
+            rows: list[dict] = []
+            for file in HALVES[half]:
+                if (file, name) not in scored:
+                    scored[file, name] = score_half(load_half(FILES[file]), disabled, args.model)
+                rows += scored[file, name]
+            results[half][name] = summarise(rows)
     print(f"model: {args.model or 'default (.stack/models/text_model.skops, if trained)'}")
     print(report(results))
     print(f"\n{len(halves)} half(s) scored {len(ABLATIONS)} ways in {time.monotonic() - started:.1f} s")
@@ -141,6 +158,8 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "detection", help="detection on independently written ads: dev and locked halves, each layer off"
     )
-    parser.add_argument("--halves", default="dev,locked", help="which halves: dev, locked (default both)")
+    parser.add_argument("--halves", default="dev,dev_w3",
+                        help=f"which halves, comma-separated: {', '.join(HALVES)} (default dev,dev_w3; "
+                             "name a locked half only for a counted run)")
     parser.add_argument("--model", help="text model file (default: the worker's)")
     parser.set_defaults(func=run)
