@@ -71,6 +71,7 @@ from streams.metrics import INGEST_TO_ALERT_DELIVERED_SECONDS
 
 log = logging.getLogger(__name__)
 
+DELIVERY_OUTCOMES = ("delivered", "retry", "parked", "dead_lettered", "duplicate_skipped")
 DELIVERIES = Counter("vigil_webhook_deliveries_total",
                      "Alert deliveries by destination and outcome (delivered, retry, parked, "
                      "dead_lettered, duplicate_skipped)", ["destination", "outcome"])
@@ -370,6 +371,9 @@ class Dispatcher:
                                              else settings.topics.alerts)
         self.only_destination = only_destination
         self.lanes = {d.name: Lane(d) for d in config.destinations}
+        for name in self.lanes:  # every series exists at 0 from the start, so that rate() sees
+            for outcome in DELIVERY_OUTCOMES:  # the first dead letter as an increase
+                DELIVERIES.labels(name, outcome)
         self.grouper = ClusterGrouper(config.group_wait_s, config.group_interval_s)
         self.inflight: dict[TopicPartition, dict[int, Pending]] = defaultdict(dict)
         self.assigned: set[TopicPartition] = set()

@@ -85,3 +85,22 @@ def test_redact_hides_url_path_and_query():
     text = f"ClientResponseError: 500, url={url}"
     assert "XXXXSECRET" not in redact(text, url) and "abc" not in redact(text, url)
     assert "hooks.example.com" in redact(text, url)
+
+
+def test_every_delivery_outcome_is_exported_at_zero_before_the_first_alert(tmp_path, monkeypatch):
+    """A counter that first appears at 1 has no increase for rate(): the alert rule on dead
+    letters would miss the first one. The dispatcher creates each destination's series at 0."""
+    from prometheus_client import REGISTRY
+
+    from streams.config import load_settings
+    from streams.dispatch.dispatcher import DELIVERY_OUTCOMES, Dispatcher
+
+    monkeypatch.setenv("S1", SECRET)
+    config = load_config(write(tmp_path, "destinations:\n  - {name: zero-at-start, "
+                                         "url: 'http://127.0.0.1:9/hook', secret_env: S1}\n"))
+    labels = {"destination": "zero-at-start", "outcome": "dead_lettered"}
+    assert REGISTRY.get_sample_value("vigil_webhook_deliveries_total", labels) is None
+    Dispatcher(load_settings(), config)
+    for outcome in DELIVERY_OUTCOMES:
+        assert REGISTRY.get_sample_value("vigil_webhook_deliveries_total",
+                                         {**labels, "outcome": outcome}) == 0.0
