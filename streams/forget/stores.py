@@ -5,9 +5,10 @@ entry in `default_stores`.
 Redis key layout (docs/architecture.md, streams/scoring/linkstore.py): identifier windows
 `id:<kind>:<value>:{ads,cities,regions,phones,ages,meta}`, the union-find `uf:parent` (node →
 parent; nodes are `ad:<id>` and identifier keys such as `phone:+17025550123`) with a summary per
-root `uf:c:<root>` (+ `:phones`, `:cities`, `:ads`), the template index `tpl:of` and
-`tpl:band:<n>`, stored results `result:<ad id>`, suppression `suppress:<cluster id>`, the
-duplicate check `seen:<ad id>`.
+root `uf:c:<root>` (+ `:phones`, `:cities`, `:ads`) and when each node was last touched
+`uf:touched`, the template index `tpl:of` (+ `tpl:touched`) and `tpl:band:<n>`, stored
+results `result:<ad id>`, suppression `suppress:<cluster id>`, the duplicate check
+`seen:<ad id>`.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class LinkState:
                          "seen only in this ad deleted (their city, phone and age tallies go with them; "
                          "tallies of identifiers also seen elsewhere keep this ad's share until they expire)")
             removed_tpl = self.client.hdel(f"{P}tpl:of", ad)
+            self.client.zrem(f"{P}tpl:touched", ad)
             bands = sum(self.client.zrem(key, ad) for key in _scan(self.client, f"{P}tpl:band:*"))
             lines.append(f"template index: {removed_tpl} assignment and {bands} band entries removed")
             lines += self._regroup(f"ad:{ad}", dropped={f"ad:{ad}"})
@@ -132,6 +134,7 @@ class LinkState:
                     gone = [n for n in members if n not in kept_nodes]
                     if gone:
                         pipe.hdel(parent_key, *gone)
+                        pipe.zrem(f"{P}uf:touched", *gone)
                     for group in groups:
                         pipe.hset(parent_key, mapping={n: group.root for n in group.nodes})
                         c = f"{P}uf:c:{group.root}"

@@ -4,10 +4,17 @@ Each step is one Lua script (atomic), so two workers updating the same phone or 
 same clusters never interleave half-way. An ad's two link steps (observe, union) go in one
 pipelined round trip, and writes queued in `PendingWrites` (the previous ad's stored result)
 ride along with the next write, in order, so they land before it.
+
+State is bounded by the link retention (`ttl_s`, VIGIL_LINK_RETENTION_DAYS): identifier windows,
+template bands and cluster summaries expire when idle; union-find nodes (`uf:parent`) and
+template assignments (`tpl:of`) live in hashes, whose fields cannot expire on Redis 7.0, so each
+script call also forgets up to PRUNE_PER_CALL of them that have been idle that long, oldest first
+(`uf:touched`, `tpl:touched`: when each was last touched, by the worker's clock).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -62,14 +69,36 @@ UNION_LUA = """
 local P = ARGV[1]
 local ad_id, ts, city = ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local n_phones = tonumber(ARGV[5])
-local sample = tonumber(ARGV[6])
-local parent = P .. 'uf:parent'
+local sample, ttl, prune = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local now = tonumber(ARGV[9])
+local parent, touched = P .. 'uf:parent', P .. 'uf:touched'
 local nodes = {}
-for i = 7 + n_phones, #ARGV do nodes[#nodes + 1] = ARGV[i] end
+for i = 10 + n_phones, #ARGV do nodes[#nodes + 1] = ARGV[i] end
+local function ck(r) return P .. 'uf:c:' .. r end
+
+local cutoff = now - ttl
+local function forget(n)
+  if redis.call('HGET', parent, n) == n then
+    redis.call('DEL', ck(n), ck(n) .. ':phones', ck(n) .. ':cities', ck(n) .. ':ads')
+  end
+  redis.call('HDEL', parent, n)
+  redis.call('ZREM', touched, n)
+end
+-- forget nodes idle for ttl seconds, oldest first: a node is touched whenever a find passes
+-- through it, so its descendants are never touched later than it is and go first
+for _, n in ipairs(redis.call('ZRANGEBYSCORE', touched, '-inf', cutoff, 'LIMIT', 0, prune)) do
+  forget(n)
+end
+-- a node of this ad idle that long but not pruned yet starts afresh all the same
+for _, n in ipairs(nodes) do
+  local last = redis.call('ZSCORE', touched, n)
+  if last and tonumber(last) <= cutoff then forget(n) end
+end
 
 local function find(x)
   local root = x
   while true do
+    redis.call('ZADD', touched, 'GT', now, root)
     local p = redis.call('HGET', parent, root)
     if (not p) or p == root then break end
     root = p
@@ -82,7 +111,6 @@ local function find(x)
   end
   return root
 end
-local function ck(r) return P .. 'uf:c:' .. r end
 
 local new_ad = redis.call('HEXISTS', parent, nodes[1]) == 0
 for _, n in ipairs(nodes) do
@@ -124,11 +152,12 @@ if new_ad then
   redis.call('HINCRBY', c, 'size', 1)
   if redis.call('LLEN', c .. ':ads') < sample then redis.call('RPUSH', c .. ':ads', ad_id) end
 end
-for i = 1, n_phones do redis.call('SADD', c .. ':phones', ARGV[6 + i]) end
+for i = 1, n_phones do redis.call('SADD', c .. ':phones', ARGV[9 + i]) end
 if city ~= '' then redis.call('SADD', c .. ':cities', city) end
 local f, l = redis.call('HGET', c, 'first'), redis.call('HGET', c, 'last')
 if (not f) or ts < tonumber(f) then redis.call('HSET', c, 'first', ARGV[3]) end
 if (not l) or ts > tonumber(l) then redis.call('HSET', c, 'last', ARGV[3]) end
+for _, suffix in ipairs({'', ':phones', ':cities', ':ads'}) do redis.call('EXPIRE', c .. suffix, ttl) end
 return {root, redis.call('HGET', c, 'size'), redis.call('HGET', c, 'first'),
         redis.call('HGET', c, 'last'), redis.call('SMEMBERS', c .. ':phones'),
         redis.call('SMEMBERS', c .. ':cities'), redis.call('LRANGE', c .. ':ads', 0, sample - 1)}
@@ -145,6 +174,9 @@ end
 """
 
 KEY_TTL_S = 40 * 24 * 3600  # identifiers idle this long are forgotten (longer than any window)
+# idle union-find nodes and template assignments forgotten per script call, oldest first: an ad
+# adds a handful, so the state keeps up with the stream and stays bounded by the retention
+PRUNE_PER_CALL = 16
 
 
 def _evalsha(pipe, script, *, keys: list[str], args: list) -> None:
@@ -209,8 +241,9 @@ class RedisLinkStore:
     """`LinkStore` on Redis; `prefix` isolates deployments and tests."""
 
     def __init__(self, client: redis.Redis, prefix: str = "vigil:", ttl_s: int = KEY_TTL_S,
-                 pending: PendingWrites | None = None) -> None:
+                 pending: PendingWrites | None = None, clock: Callable[[], float] = time.time) -> None:
         self.client = client
+        self.clock = clock  # when a node is touched (wall clock: retention is idle time)
         self.prefix = prefix
         self.ttl_s = ttl_s
         self.pending = pending or PendingWrites()
@@ -230,7 +263,8 @@ class RedisLinkStore:
     def _union_call(self, obs: Observation, keys: list[str]) -> dict:
         nodes = [f"ad:{obs.ad_id}", *keys]
         return {"keys": [], "args": [self.prefix, obs.ad_id, repr(obs.ts), obs.city or "",
-                                     len(obs.phones), CLUSTER_SAMPLE, *obs.phones, *nodes]}
+                                     len(obs.phones), CLUSTER_SAMPLE, self.ttl_s, PRUNE_PER_CALL,
+                                     repr(self.clock()), *obs.phones, *nodes]}
 
     def link(self, obs: Observation, keys: list[str]) -> tuple[list[IdentifierStats], ClusterSummary]:
         """Observe (when there are keys) and union in one pipelined round trip, after any
@@ -287,9 +321,20 @@ class RedisLinkStore:
 TEMPLATE_LUA = """
 local P, ad_id = ARGV[1], ARGV[2]
 local max_candidates, ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
-local map = P .. 'tpl:of'
+local prune, now = tonumber(ARGV[5]), tonumber(ARGV[6])
+local map, touched = P .. 'tpl:of', P .. 'tpl:touched'
+-- forget assignments idle for ttl seconds (their band entries go when met as candidates below,
+-- or with the band key once it is idle)
+local cutoff = now - ttl
+local function forget(m)
+  redis.call('HDEL', map, m)
+  redis.call('ZREM', touched, m)
+end
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', touched, '-inf', cutoff, 'LIMIT', 0, prune)) do
+  forget(m)
+end
 local known = redis.call('HGET', map, ad_id)
-if known then return known end
+if known then redis.call('ZADD', touched, 'GT', now, ad_id); return known end
 -- byte order, as ZRANGE BYLEX and Python's str order on UTF-8 (Lua's < follows the locale)
 local function before(a, b)
   local n = math.min(#a, #b)
@@ -300,21 +345,30 @@ local function before(a, b)
   return #a < #b
 end
 local seen, candidates = {}, {}
-for i = 5, #ARGV do
+for i = 7, #ARGV do
   local members = redis.call('ZRANGE', P .. 'tpl:band:' .. ARGV[i], '-', '+', 'BYLEX', 'LIMIT', 0, max_candidates)
   for _, m in ipairs(members) do
     if not seen[m] then seen[m] = true; candidates[#candidates + 1] = m end
   end
 end
 table.sort(candidates, before)
-local best = nil
-for i = 1, math.min(max_candidates, #candidates) do
-  local t = redis.call('HGET', map, candidates[i])
-  if t and (best == nil or before(t, best)) then best = t end
+local best, live = nil, 0
+for _, m in ipairs(candidates) do
+  if live >= max_candidates then break end
+  local t = redis.call('HGET', map, m)
+  local last = t and redis.call('ZSCORE', touched, m)
+  if last and tonumber(last) <= cutoff then forget(m); t = nil end  -- idle, not pruned yet
+  if t then
+    live = live + 1
+    if best == nil or before(t, best) then best = t end
+  else  -- its assignment was forgotten: out of this ad's bands too
+    for i = 7, #ARGV do redis.call('ZREM', P .. 'tpl:band:' .. ARGV[i], m) end
+  end
 end
 if best == nil then best = ad_id end
 redis.call('HSET', map, ad_id, best)
-for i = 5, #ARGV do
+redis.call('ZADD', touched, 'GT', now, ad_id)
+for i = 7, #ARGV do
   local k = P .. 'tpl:band:' .. ARGV[i]
   redis.call('ZADD', k, 0, ad_id)
   redis.call('EXPIRE', k, ttl)
@@ -328,8 +382,8 @@ class RedisTemplateStore:
     `detectors.linking.templates.MemoryTemplateStore`, one atomic Lua call per ad."""
 
     def __init__(self, client: redis.Redis, prefix: str, ttl_s: int = KEY_TTL_S,
-                 pending: PendingWrites | None = None) -> None:
-        self.client, self.prefix, self.ttl_s = client, prefix, ttl_s
+                 pending: PendingWrites | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.client, self.prefix, self.ttl_s, self.clock = client, prefix, ttl_s, clock
         self.pending = pending or PendingWrites()
         self._assign = self.pending.script(client, TEMPLATE_LUA)
 
@@ -338,6 +392,7 @@ class RedisTemplateStore:
         return _s(value) if value is not None else None
 
     def assign(self, ad_id: str, bands: list[str], max_candidates: int) -> str:
-        args = [self.prefix, ad_id, max_candidates, self.ttl_s, *bands]
+        args = [self.prefix, ad_id, max_candidates, self.ttl_s, PRUNE_PER_CALL, repr(self.clock()),
+                *bands]
         (reply,) = self.pending.run(self.client, [lambda pipe: _evalsha(pipe, self._assign, keys=[], args=args)])
         return _s(reply)

@@ -142,3 +142,68 @@ def test_the_link_scripts_are_loaded_again_after_redis_forgets_them(client):
     _, cluster = store.link(obs, obs.identifier_keys())
     assert cluster.size == 1
     assert templates.assign("s1", ["b1", "b2"], MAX_CANDIDATES) == "s1"
+
+
+class Clock:
+    """The time the stores stamp on what they touch, moved by the test."""
+
+    def __init__(self, now: float = 1.79e9) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _members(client, key: str) -> set[str]:
+    return {m.decode() for m in client.hkeys(key)}
+
+
+def test_idle_clusters_and_template_assignments_are_forgotten_after_the_link_retention(client):
+    """Bounded state (issue 16): the union-find and the template index forget what has been idle
+    for the retention, a few entries per call, so a stream that goes on keeps them the size of
+    the retention window; a number seen again after that starts afresh."""
+    prefix, clock, day = f"test:{uuid.uuid4().hex}:", Clock(), 86400
+    store = RedisLinkStore(client, prefix, ttl_s=30 * day, clock=clock)
+    templates = RedisTemplateStore(client, prefix, ttl_s=30 * day, clock=clock)
+
+    def ad(ad_id: str, phones: tuple[str, ...]) -> None:
+        obs = Observation(ad_id=ad_id, ts=clock.now, city="Reno", region="NV", phones=phones)
+        store.link(obs, obs.identifier_keys())
+        templates.assign(ad_id, ["shared-band", f"own-{ad_id}"], MAX_CANDIDATES)
+
+    for i in range(40):  # old ads: 20 clusters of two ads sharing a number
+        ad(f"old{i}", (f"+1720555{i // 2:04d}",))
+    old_roots = {store.cluster_of(f"old{i}") for i in range(40)}
+    assert len(old_roots) == 20 and all(client.exists(f"{prefix}uf:c:{r}") for r in old_roots)
+    clock.now += 31 * day
+    for i in range(20):  # new ads, one number each, none of the old ones
+        ad(f"new{i}", (f"+1303555{i:04d}",))
+    parent = _members(client, f"{prefix}uf:parent")
+    assert parent == {f"ad:new{i}" for i in range(20)} | {f"phone:+1303555{i:04d}" for i in range(20)}
+    assert not any(client.exists(f"{prefix}uf:c:{r}") for r in old_roots)
+    assert client.zcard(f"{prefix}uf:touched") == len(parent)
+    assert _members(client, f"{prefix}tpl:of") == {f"new{i}" for i in range(20)}
+    # the new ads' template is their own (new0), not an old ad's forgotten one; the old ids met
+    # as candidates left the shared band
+    assert templates.template_of("new5") == "new0"
+    assert not any(m.decode().startswith("old")
+                   for m in client.zrange(f"{prefix}tpl:band:shared-band", 0, -1))
+    # an old number seen again is a new cluster of one
+    obs = Observation(ad_id="back", ts=clock.now, city="Reno", region="NV", phones=("+17205550003",))
+    _, cluster = store.link(obs, obs.identifier_keys())
+    assert cluster.size == 1 and cluster.ad_ids == ("back",)
+
+
+def test_a_cluster_in_use_is_kept_and_only_its_idle_ads_are_forgotten(client):
+    prefix, clock, day = f"test:{uuid.uuid4().hex}:", Clock(), 86400
+    store = RedisLinkStore(client, prefix, ttl_s=30 * day, clock=clock)
+    phone = ("+17205550199",)
+    for ad_id in ("a1", "a2", "a3"):  # 20 days apart: the number never idles for 30
+        obs = Observation(ad_id=ad_id, ts=clock.now, city="Reno", region="NV", phones=phone)
+        _, cluster = store.link(obs, obs.identifier_keys())
+        clock.now += 20 * day
+    assert cluster.size == 3 and cluster.ad_ids == ("a1", "a2", "a3")
+    parent = _members(client, f"{prefix}uf:parent")
+    assert "ad:a1" not in parent, "a1 was idle for 40 days"
+    assert {"ad:a2", "ad:a3", "phone:+17205550199"} <= parent
+    assert store.cluster_of("a2") == store.cluster_of("a3") == cluster.cluster_id
