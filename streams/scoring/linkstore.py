@@ -86,13 +86,15 @@ local function forget(n)
 end
 -- forget nodes idle for ttl seconds, oldest first: a node is touched whenever a find passes
 -- through it, so its descendants are never touched later than it is and go first
-for _, n in ipairs(redis.call('ZRANGEBYSCORE', touched, '-inf', cutoff, 'LIMIT', 0, prune)) do
-  forget(n)
-end
--- a node of this ad idle that long but not pruned yet starts afresh all the same
-for _, n in ipairs(nodes) do
-  local last = redis.call('ZSCORE', touched, n)
-  if last and tonumber(last) <= cutoff then forget(n) end
+local idle = redis.call('ZRANGEBYSCORE', touched, '-inf', cutoff, 'LIMIT', 0, prune)
+for _, n in ipairs(idle) do forget(n) end
+-- some idle ones are left over (a full batch): a node of this ad idle that long but not
+-- pruned yet starts afresh all the same
+if #idle == prune then
+  for _, n in ipairs(nodes) do
+    local last = redis.call('ZSCORE', touched, n)
+    if last and tonumber(last) <= cutoff then forget(n) end
+  end
 end
 
 local function find(x)
@@ -330,9 +332,9 @@ local function forget(m)
   redis.call('HDEL', map, m)
   redis.call('ZREM', touched, m)
 end
-for _, m in ipairs(redis.call('ZRANGEBYSCORE', touched, '-inf', cutoff, 'LIMIT', 0, prune)) do
-  forget(m)
-end
+local idle = redis.call('ZRANGEBYSCORE', touched, '-inf', cutoff, 'LIMIT', 0, prune)
+for _, m in ipairs(idle) do forget(m) end
+local backlog = #idle == prune  -- idle assignments are left over: check candidates below
 local known = redis.call('HGET', map, ad_id)
 if known then redis.call('ZADD', touched, 'GT', now, ad_id); return known end
 -- byte order, as ZRANGE BYLEX and Python's str order on UTF-8 (Lua's < follows the locale)
@@ -356,7 +358,7 @@ local best, live = nil, 0
 for _, m in ipairs(candidates) do
   if live >= max_candidates then break end
   local t = redis.call('HGET', map, m)
-  local last = t and redis.call('ZSCORE', touched, m)
+  local last = backlog and t and redis.call('ZSCORE', touched, m)
   if last and tonumber(last) <= cutoff then forget(m); t = nil end  -- idle, not pruned yet
   if t then
     live = live + 1
