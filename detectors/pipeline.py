@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from detectors.images.hashing import analyse_ad_images
-from detectors.linking.links import LinkStore, Observation, link_ad
+from detectors.linking.links import LinkFeatures, LinkStore, Observation, link_ad, link_ads
 from detectors.linking.templates import TemplateIndex
 from detectors.scoring.scorer import score_ad, should_alert
 from detectors.text.entities import extract_entities
@@ -38,6 +38,33 @@ def _dedupe(values) -> list:
             seen.add(key)
             out.append(v)
     return out
+
+
+@dataclass
+class Prepared:
+    """An ad enriched, with what linking needs from it (`AdPipeline.prepare`)."""
+
+    ad: dict
+    enriched: dict
+    phones: list[str]
+    photo_keys: list[str]
+    ts: float
+    template_text: str
+
+    def observation(self, template_id: str | None) -> Observation:
+        entities, location = self.enriched["entities"], self.ad.get("location") or {}
+        return Observation(
+            ad_id=self.ad["ad_id"],
+            ts=self.ts,
+            city=(location.get("city") or None),
+            region=(location.get("region") or None),
+            ages=tuple(sorted({a["value"] for a in entities.get("ages", [])})),
+            phones=tuple(self.phones),
+            emails=tuple(_dedupe(e["value"] for e in entities.get("emails", []))),
+            handles=tuple(_dedupe(h["value"] for h in entities.get("handles", []))),
+            photos=tuple(self.photo_keys),
+            template_id=template_id,
+        )
 
 
 @dataclass
@@ -87,31 +114,61 @@ class AdPipeline:
                 timings: dict[str, float] | None = None) -> dict:
         """The scored-ad record; `timings`, when given, receives seconds per stage (text, images,
         link, score)."""
-        enriched = self.enrich(ad, timings)
+        prepared = self.prepare(ad, timings)
         link_started = time.perf_counter()
+        template_id = self.templates.assign(ad["ad_id"], prepared.template_text)
+        link = link_ad(self.link_store, prepared.observation(template_id))
+        if timings is not None:
+            timings["link"] = time.perf_counter() - link_started
+        return self.finish(prepared, link, ingested_at=ingested_at, timings=timings)
+
+    def process_many(self, ads: list[dict], *, ingested_at: list[float | None] | None = None,
+                     timings: list[dict[str, float]] | None = None) -> list[dict | Exception]:
+        """`process` for each ad in order, with one call to the template index and one to the
+        link store for all of them (the stream's Redis round trips per batch, not per ad).
+        An ad whose enrichment or scoring raised gets its exception in its place (it is left
+        out of the link state if enrichment raised); the others go on. The link stage's time
+        is shared out evenly among the ads."""
+        timings = timings if timings is not None else [{} for _ in ads]
+        out: list[dict | Exception] = list(ads)  # every slot replaced below
+        prepared: list[tuple[int, Prepared]] = []
+        for i, ad in enumerate(ads):
+            try:
+                prepared.append((i, self.prepare(ad, timings[i])))
+            except Exception as exc:  # noqa: BLE001 - one ad's failure never stops the batch
+                out[i] = exc
+        link_started = time.perf_counter()
+        template_ids = self.templates.assign_many([(p.ad["ad_id"], p.template_text) for _, p in prepared])
+        links = link_ads(self.link_store, [p.observation(t) for (_, p), t in zip(prepared, template_ids,
+                                                                                 strict=True)])
+        link_s = (time.perf_counter() - link_started) / max(1, len(prepared))
+        for (i, p), link in zip(prepared, links, strict=True):
+            timings[i]["link"] = link_s
+            try:
+                out[i] = self.finish(p, link, ingested_at=(ingested_at or [None] * len(ads))[i],
+                                     timings=timings[i])
+            except Exception as exc:  # noqa: BLE001
+                out[i] = exc
+        return out
+
+    def prepare(self, ad: dict, timings: dict[str, float] | None = None) -> Prepared:
+        """Enrichment and what linking needs from the ad (no state touched)."""
+        enriched = self.enrich(ad, timings)
         entities = enriched["entities"]
         phones = _dedupe([p["value"] for p in entities.get("phones", []) + enriched["extra_phones"]])
         location = ad.get("location") or {}
-        ts = posted_ts(ad)
-        template_id = self.templates.assign(
-            ad["ad_id"], template_text(ad.get("title", ""), ad.get("body", ""), location.get("country"))
-        )
         photo_keys = []
         if self.photo_key:
             photo_keys = _dedupe(k for k in map(self.photo_key, enriched["images"]["images"]) if k)
-        obs = Observation(
-            ad_id=ad["ad_id"],
-            ts=ts,
-            city=(location.get("city") or None),
-            region=(location.get("region") or None),
-            ages=tuple(sorted({a["value"] for a in entities.get("ages", [])})),
-            phones=tuple(phones),
-            emails=tuple(_dedupe(e["value"] for e in entities.get("emails", []))),
-            handles=tuple(_dedupe(h["value"] for h in entities.get("handles", []))),
-            photos=tuple(photo_keys),
-            template_id=template_id,
-        )
-        link = link_ad(self.link_store, obs)
+        return Prepared(
+            ad=ad, enriched=enriched, phones=phones, photo_keys=photo_keys, ts=posted_ts(ad),
+            template_text=template_text(ad.get("title", ""), ad.get("body", ""), location.get("country")))
+
+    def finish(self, prepared: Prepared, link: LinkFeatures, *, ingested_at: float | None = None,
+               timings: dict[str, float] | None = None) -> dict:
+        """Model and score on the linked ad: the scored-ad record."""
+        ad, enriched = prepared.ad, prepared.enriched
+        entities, location, phones = enriched["entities"], ad.get("location") or {}, prepared.phones
         score_started = time.perf_counter()
         probability = None
         if self.model is not None and "model" not in self.disabled_families:
@@ -125,7 +182,7 @@ class AdPipeline:
             disabled_families=self.disabled_families,
         )
         if timings is not None:
-            timings.update(link=score_started - link_started, score=time.perf_counter() - score_started)
+            timings["score"] = time.perf_counter() - score_started
         entity_values = {name: [e["value"] for e in entities.get(name, [])] for name in ENTITY_TYPES}
         entity_values["phones"] = phones
         entity_values["itinerary"] = list(entities.get("itinerary", []))

@@ -119,6 +119,11 @@ class LinkStore(Protocol):
     def link(self, obs: Observation, keys: list[str]) -> tuple[list[IdentifierStats], ClusterSummary]:
         """`observe` (when there are keys) then `union`; a store may do both in one step."""
 
+    def link_many(self, items: list[tuple[Observation, list[str]]]
+                  ) -> list[tuple[list[IdentifierStats], ClusterSummary]]:
+        """`link` for each (observation, keys) in order, as if one after the other (a store
+        may send them together)."""
+
     def cluster_of(self, ad_id: str) -> str:
         """The current cluster id of an ad already linked (its own id if unknown)."""
 
@@ -232,6 +237,10 @@ class MemoryLinkStore:
     def link(self, obs: Observation, keys: list[str]) -> tuple[list[IdentifierStats], ClusterSummary]:
         return (self.observe(obs, keys) if keys else []), self.union(obs, keys)
 
+    def link_many(self, items: list[tuple[Observation, list[str]]]
+                  ) -> list[tuple[list[IdentifierStats], ClusterSummary]]:
+        return [self.link(obs, keys) for obs, keys in items]
+
     def union(self, obs: Observation, keys: list[str]) -> ClusterSummary:
         nodes = [f"ad:{obs.ad_id}", *keys]
         new_ad = nodes[0] not in self._parent  # a re-delivered ad is not counted twice
@@ -308,3 +317,10 @@ def link_ad(store: LinkStore, obs: Observation) -> LinkFeatures:
     keys = obs.identifier_keys()
     stats, cluster = store.link(obs, keys)
     return LinkFeatures(stats=tuple(stats), cluster=cluster, template_id=obs.template_id)
+
+
+def link_ads(store: LinkStore, observations: list[Observation]) -> list[LinkFeatures]:
+    """`link_ad` for each observation in order, in one call to the store."""
+    linked = store.link_many([(obs, obs.identifier_keys()) for obs in observations])
+    return [LinkFeatures(stats=tuple(stats), cluster=cluster, template_id=obs.template_id)
+            for obs, (stats, cluster) in zip(observations, linked, strict=True)]

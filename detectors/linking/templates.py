@@ -89,6 +89,11 @@ class TemplateStore(Protocol):
         An ad already recorded keeps its template id."""
         ...
 
+    def assign_many(self, items: list[tuple[str, list[str]]], max_candidates: int) -> list[str]:
+        """`assign` for each (ad id, bands) in order, as if one after the other (a store may
+        send them together)."""
+        ...
+
 
 class MemoryTemplateStore:
     """Bands as sorted member lists in memory."""
@@ -114,6 +119,9 @@ class MemoryTemplateStore:
             bisect.insort(self._bands.setdefault(band, []), ad_id)
         return template_id
 
+    def assign_many(self, items: list[tuple[str, list[str]]], max_candidates: int) -> list[str]:
+        return [self.assign(ad_id, bands, max_candidates) for ad_id, bands in items]
+
 
 class TemplateIndex:
     """Assigns each ad a template id: the id of the first ad of its near-duplicate group.
@@ -132,6 +140,21 @@ class TemplateIndex:
         if sig.minhash is None:
             return self.store.template_of(ad_id)
         return self.store.assign(ad_id, band_keys(sig.minhash), MAX_CANDIDATES)
+
+    def assign_many(self, items: list[tuple[str, str]]) -> list[str | None]:
+        """`assign` for each (ad id, template text) in order; the store gets them in one call."""
+        out: list[str | None] = [None] * len(items)
+        banded: list[tuple[int, str, list[str]]] = []
+        for i, (ad_id, text) in enumerate(items):
+            sig = signature(text)
+            if sig.minhash is None:
+                out[i] = self.store.template_of(ad_id)
+            else:
+                banded.append((i, ad_id, band_keys(sig.minhash)))
+        assigned = self.store.assign_many([(ad_id, bands) for _, ad_id, bands in banded], MAX_CANDIDATES)
+        for (i, _, _), template_id in zip(banded, assigned, strict=True):
+            out[i] = template_id
+        return out
 
 
 def memory_template_index() -> TemplateIndex:

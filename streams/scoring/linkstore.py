@@ -271,15 +271,28 @@ class RedisLinkStore:
     def link(self, obs: Observation, keys: list[str]) -> tuple[list[IdentifierStats], ClusterSummary]:
         """Observe (when there are keys) and union in one pipelined round trip, after any
         pending writes; each script stays atomic on its own."""
-        steps = []
-        if keys:
-            observe = self._observe_call(obs, keys)
-            steps.append(lambda pipe: _evalsha(pipe, self._observe, **observe))
-        union = self._union_call(obs, keys)
-        steps.append(lambda pipe: _evalsha(pipe, self._union, **union))
-        replies = self.pending.run(self.client, steps)
-        stats = self._stats(keys, replies[0]) if keys else []
-        return stats, self._cluster(replies[-1])
+        (linked,) = self.link_many([(obs, keys)])
+        return linked
+
+    def link_many(self, items: list[tuple[Observation, list[str]]]
+                  ) -> list[tuple[list[IdentifierStats], ClusterSummary]]:
+        """`link` for each (observation, keys), in order, all in one pipelined round trip:
+        Redis runs a connection's commands in order, so each ad's scripts see the ads before
+        it exactly as separate calls would; each script stays atomic on its own."""
+        steps, shape = [], []
+        for obs, keys in items:
+            if keys:
+                observe = self._observe_call(obs, keys)
+                steps.append(lambda pipe, call=observe: _evalsha(pipe, self._observe, **call))
+            union = self._union_call(obs, keys)
+            steps.append(lambda pipe, call=union: _evalsha(pipe, self._union, **call))
+            shape.append(bool(keys))
+        replies = iter(self.pending.run(self.client, steps) if steps else [])
+        out = []
+        for (_, keys), observed in zip(items, shape, strict=True):
+            stats = self._stats(keys, next(replies)) if observed else []
+            out.append((stats, self._cluster(next(replies))))
+        return out
 
     def observe(self, obs: Observation, keys: list[str]) -> list[IdentifierStats]:
         call = self._observe_call(obs, keys)
@@ -394,7 +407,15 @@ class RedisTemplateStore:
         return _s(value) if value is not None else None
 
     def assign(self, ad_id: str, bands: list[str], max_candidates: int) -> str:
-        args = [self.prefix, ad_id, max_candidates, self.ttl_s, PRUNE_PER_CALL, repr(self.clock()),
-                *bands]
-        (reply,) = self.pending.run(self.client, [lambda pipe: _evalsha(pipe, self._assign, keys=[], args=args)])
-        return _s(reply)
+        (reply,) = self.assign_many([(ad_id, bands)], max_candidates)
+        return reply
+
+    def assign_many(self, items: list[tuple[str, list[str]]], max_candidates: int) -> list[str]:
+        """`assign` for each (ad id, bands), in order, in one pipelined round trip."""
+        if not items:
+            return []
+        now = repr(self.clock())
+        steps = [lambda pipe, args=[self.prefix, ad_id, max_candidates, self.ttl_s, PRUNE_PER_CALL, now,
+                                    *bands]: _evalsha(pipe, self._assign, keys=[], args=args)
+                 for ad_id, bands in items]
+        return [_s(reply) for reply in self.pending.run(self.client, steps)]

@@ -301,17 +301,25 @@ class BatchWorker:
             fresh.append((i, item))
         stored = self._with_redis(lambda: self.results.get_many([p.ad["ad_id"] for _, p in fresh]),
                                   f"a batch of {len(fresh)} ads")
+        to_score: list[tuple[int, Pending]] = []
         for i, item in fresh:
             ad_id = item.ad["ad_id"]
+            if ad_id in stored:
+                scored, alert = stored[ad_id]
+                outcomes[i] = self._scored(item, scored, alert, {}, redelivered=True)
+            elif self.poison_ad_id and ad_id == self.poison_ad_id:
+                outcomes[i] = self._internal_error(item.message, ad_id, PoisonForTests(
+                    f"detector failure planted for ad {self.poison_ad_id} (test hook)"))
+            else:
+                to_score.append((i, item))
+        results = self._score_waiting_out_redis([item for _, item in to_score])
+        for (i, item), result in zip(to_score, results, strict=True):
             try:
-                if ad_id in stored:
-                    scored, alert = stored[ad_id]
-                    outcomes[i] = self._scored(item, scored, alert, {}, redelivered=True)
-                else:
-                    outcomes[i] = self._scored(item, *self._score_waiting_out_redis(item),
-                                               redelivered=False)
+                if isinstance(result, Exception):
+                    raise result
+                outcomes[i] = self._scored(item, *result, redelivered=False)
             except Exception as exc:  # noqa: BLE001 - one ad's failure never stops the batch
-                outcomes[i] = self._internal_error(item.message, ad_id, exc)
+                outcomes[i] = self._internal_error(item.message, item.ad["ad_id"], exc)
         return [outcomes[i] for i in range(len(records))]
 
     def _first_positions(self, items: list[Pending]) -> list[str | None]:
@@ -325,38 +333,54 @@ class BatchWorker:
                      nx=True, get=True, ex=self.settings.dedupe_ttl_s)
         return [v.decode() if isinstance(v, bytes) else v for v in pipe.execute()]
 
-    def _score_one(self, item: Pending) -> tuple[dict, dict | None, dict]:
-        """(scored, alert, stage timings); the result is stored before the next ad is scored."""
-        ad = item.ad
-        if self.poison_ad_id and ad["ad_id"] == self.poison_ad_id:
-            raise PoisonForTests(f"detector failure planted for ad {self.poison_ad_id} (test hook)")
+    def _score_batch(self, items: list[Pending]) -> list[tuple[dict, dict | None, dict] | Exception]:
+        """(scored, alert, stage timings) for each ad, or the exception that stopped it; the
+        ads' template and link steps go to Redis in one round trip each, in record order, and
+        each result is queued to be stored before anything is produced."""
+        if not items:
+            return []
         if self.score_delay_s:
-            time.sleep(self.score_delay_s)
+            time.sleep(self.score_delay_s * len(items))
         started = time.perf_counter()
-        timings: dict[str, float] = {}
-        ts = item.message.timestamp()
-        ingested_at = ts[1] / 1000 if ts[0] != 0 and ts[1] > 0 else None
-        scored = self.pipeline.process(ad, ingested_at=ingested_at, timings=timings)
-        metrics.SCORING_SECONDS.observe(time.perf_counter() - started)
-        alert = alert_for(scored, self.suppression)
-        if scored.get("alert") and alert is None:
-            metrics.ALERTS_SUPPRESSED.inc()
-        self.results.put(ad["ad_id"], scored, alert)
-        return scored, alert, {"validate": item.validate_s, **timings}
+        timings: list[dict[str, float]] = [{} for _ in items]
+        ingested = []
+        for item in items:
+            ts = item.message.timestamp()
+            ingested.append(ts[1] / 1000 if ts[0] != 0 and ts[1] > 0 else None)
+        scored_all = self.pipeline.process_many([item.ad for item in items], ingested_at=ingested,
+                                                timings=timings)
+        per_ad_s = (time.perf_counter() - started) / len(items)
+        out: list[tuple[dict, dict | None, dict] | Exception] = []
+        for item, scored, stage_s in zip(items, scored_all, timings, strict=True):
+            if isinstance(scored, Exception):
+                out.append(scored)
+                continue
+            metrics.SCORING_SECONDS.observe(per_ad_s)
+            try:
+                alert = alert_for(scored, self.suppression)
+            except REDIS_OUTAGE:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one ad's failure never stops the batch
+                out.append(exc)
+                continue
+            if scored.get("alert") and alert is None:
+                metrics.ALERTS_SUPPRESSED.inc()
+            self.results.put(item.ad["ad_id"], scored, alert)
+            out.append((scored, alert, {"validate": item.validate_s, **stage_s}))
+        return out
 
-    def _score_waiting_out_redis(self, item: Pending) -> tuple[dict, dict | None, dict]:
-        """`_score_one`, retried with back-off while Redis is unreachable (every Redis effect of
-        scoring is idempotent per ad id, so a half-done try is safe)."""
+    def _score_waiting_out_redis(self, items: list[Pending]) -> list[tuple[dict, dict | None, dict] | Exception]:
+        """`_score_batch`, retried with back-off while Redis is unreachable (every Redis effect
+        of scoring is idempotent per ad id, so a half-done try is safe)."""
         attempt = 0
         while True:
             try:
-                return self._score_one(item)
+                return self._score_batch(items)
             except REDIS_OUTAGE as exc:
                 attempt += 1
                 metrics.OUTAGE_RETRIES.labels("redis").inc()
-                log.warning("Redis unavailable while scoring ad %s (%s); retry %d in %.1f s",
-                            item.ad["ad_id"], type(exc).__name__, attempt, backoff(attempt),
-                            extra={"ad_id": item.ad["ad_id"], **item.where})
+                log.warning("Redis unavailable while scoring a batch of %d ads (%s); retry %d in %.1f s",
+                            len(items), type(exc).__name__, attempt, backoff(attempt))
                 time.sleep(backoff(attempt))
 
     def _with_redis(self, step, what: str):

@@ -207,3 +207,30 @@ def test_a_cluster_in_use_is_kept_and_only_its_idle_ads_are_forgotten(client):
     assert "ad:a1" not in parent, "a1 was idle for 40 days"
     assert {"ad:a2", "ad:a3", "phone:+17205550199"} <= parent
     assert store.cluster_of("a2") == store.cluster_of("a3") == cluster.cluster_id
+
+
+def test_a_batch_in_one_round_trip_gives_what_ad_by_ad_calls_give(client):
+    """The worker sends a batch's template and link steps in one pipelined round trip each;
+    Redis runs them in order, so each ad sees the ads before it as separate calls would."""
+    from detectors.linking.links import link_ads
+
+    observations = random_observations(7, 200)
+    memory_store, redis_store = MemoryLinkStore(), RedisLinkStore(client, prefix=f"test:{uuid.uuid4().hex}:")
+    expected = [link_ad(memory_store, o) for o in observations]
+    got = []
+    for start in range(0, len(observations), 23):
+        got += link_ads(redis_store, observations[start:start + 23])
+    for e, g in zip(expected, got, strict=True):
+        assert [(s.key, s.ads, s.cities_30d, s.phones_30d, s.ages) for s in g.stats] == [
+            (s.key, s.ads, s.cities_30d, s.phones_30d, s.ages) for s in e.stats]
+        assert (g.cluster.cluster_id, g.cluster.size, g.cluster.ad_ids) == (
+            e.cluster.cluster_id, e.cluster.size, e.cluster.ad_ids)
+
+    ads = list(generate_ads(400, seed=8, difficulty="hard", images=False))
+    texts = [(ad["ad_id"], template_text(ad["title"], ad["body"])) for ad in ads]
+    shared = TemplateIndex(RedisTemplateStore(client, f"test:{uuid.uuid4().hex}:"))
+    batched = []
+    for start in range(0, len(texts), 29):
+        batched += shared.assign_many(texts[start:start + 29])
+    assert batched == _reference_template_ids(texts)
+    assert len(set(batched)) < len(batched) - 20, "too few shared templates to say anything"
