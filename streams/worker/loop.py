@@ -10,11 +10,15 @@ One turn of the loop (`BatchWorker.run_once`):
    same partition:offset delivered again);
 4. read the batch's stored results in one round trip (MGET): a redelivered ad re-emits what it
    emitted the first time, unchanged;
-5. score the others in record order (per-partition order kept): each ad's link state depends
-   on the ads before it, so each ad makes its own round trips (template, then observe + union
-   pipelined together; each Lua step atomic); its stored result is queued and goes out in the
-   same round trip as the next ad's first link write, ahead of it, so it lands before the next
-   ad touches the link state (the rest is flushed before the batch is produced);
+5. score the others in record order (per-partition order kept): enrich each, then send every
+   ad's template step in one pipelined round trip and every ad's link steps (observe, union)
+   in a second, in record order: Redis runs a connection's commands in order, so each ad's
+   atomic Lua step sees the ads before it exactly as one call per ad would; then model, score
+   and the alert decision per ad; each result is queued and stored in one round trip before
+   the batch is produced (a worker that dies between the link steps and that round trip leaves
+   the whole batch in the link state with no stored results: the redelivered ads are scored
+   again, idempotently, against state that already holds every ad of their batch, so a count
+   can include an ad that came after it; nothing had been produced, so nothing emitted changes);
 6. produce every result, dead letter and alert of the batch, and wait for every ack (idempotent
    producer, acks=all; a failed send is produced again until the broker has it);
 7. only then commit the batch's offsets, synchronously.
