@@ -130,7 +130,8 @@ class AdPipeline:
         out of the link state if enrichment raised); the others go on. The link stage's time
         is shared out evenly among the ads."""
         timings = timings if timings is not None else [{} for _ in ads]
-        out: list[dict | Exception] = list(ads)  # every slot replaced below
+        ingested = ingested_at if ingested_at is not None else [None] * len(ads)
+        out: list[dict | Exception] = list(ads)  # every slot is replaced below
         prepared: list[tuple[int, Prepared]] = []
         for i, ad in enumerate(ads):
             try:
@@ -145,8 +146,7 @@ class AdPipeline:
         for (i, p), link in zip(prepared, links, strict=True):
             timings[i]["link"] = link_s
             try:
-                out[i] = self.finish(p, link, ingested_at=(ingested_at or [None] * len(ads))[i],
-                                     timings=timings[i])
+                out[i] = self.finish(p, link, ingested_at=ingested[i], timings=timings[i])
             except Exception as exc:  # noqa: BLE001
                 out[i] = exc
         return out
