@@ -136,10 +136,8 @@ class TemplateIndex:
     def assign(self, ad_id: str, template_text: str) -> str | None:
         """The ad's template id (None when its text is too short); a re-delivered ad keeps
         the id it was given first."""
-        sig = signature(template_text)
-        if sig.minhash is None:
-            return self.store.template_of(ad_id)
-        return self.store.assign(ad_id, band_keys(sig.minhash), MAX_CANDIDATES)
+        (template_id,) = self.assign_many([(ad_id, template_text)])
+        return template_id
 
     def assign_many(self, items: list[tuple[str, str]]) -> list[str | None]:
         """`assign` for each (ad id, template text) in order; the store gets them in one call."""
