@@ -316,7 +316,9 @@ class BatchWorker:
                     f"detector failure planted for ad {self.poison_ad_id} (test hook)"))
             else:
                 to_score.append((i, item))
-        results = self._score_waiting_out_redis([item for _, item in to_score])
+        # every Redis effect of scoring is idempotent per ad id, so a half-done try is safe
+        results = self._with_redis(lambda: self._score_batch([item for _, item in to_score]),
+                                   f"a batch of {len(to_score)} ads")
         for (i, item), result in zip(to_score, results, strict=True):
             try:
                 if isinstance(result, Exception):
@@ -372,20 +374,6 @@ class BatchWorker:
             self.results.put(item.ad["ad_id"], scored, alert)
             out.append((scored, alert, {"validate": item.validate_s, **stage_s}))
         return out
-
-    def _score_waiting_out_redis(self, items: list[Pending]) -> list[tuple[dict, dict | None, dict] | Exception]:
-        """`_score_batch`, retried with back-off while Redis is unreachable (every Redis effect
-        of scoring is idempotent per ad id, so a half-done try is safe)."""
-        attempt = 0
-        while True:
-            try:
-                return self._score_batch(items)
-            except REDIS_OUTAGE as exc:
-                attempt += 1
-                metrics.OUTAGE_RETRIES.labels("redis").inc()
-                log.warning("Redis unavailable while scoring a batch of %d ads (%s); retry %d in %.1f s",
-                            len(items), type(exc).__name__, attempt, backoff(attempt))
-                time.sleep(backoff(attempt))
 
     def _with_redis(self, step, what: str):
         """A batch-wide Redis step, retried with back-off while Redis is unreachable."""
