@@ -1,9 +1,9 @@
 """The link state in Redis, shared by every worker: same contract as `MemoryLinkStore`.
 
 Each step is one Lua script (atomic), so two workers updating the same phone or merging the
-same clusters never interleave half-way. An ad's two link steps (observe, union) go in one
-pipelined round trip, and writes queued in `PendingWrites` (the previous ad's stored result)
-ride along with the next write, in order, so they land before it.
+same clusters never interleave half-way. A batch's template steps go in one pipelined round
+trip and its link steps (observe, union) in another, in order (`link_many`, `assign_many`);
+writes queued in `PendingWrites` ride along with the next round trip, ahead of it.
 
 State is bounded by the link retention (`ttl_s`, VIGIL_LINK_RETENTION_DAYS): identifier windows,
 template bands and cluster summaries expire when idle; union-find nodes (`uf:parent`) and
@@ -193,10 +193,10 @@ def _s(value) -> str:
 
 class PendingWrites:
     """Redis writes held back until the next write goes out, then sent first in the same
-    pipelined round trip (Redis runs a connection's commands in order). The worker queues each
-    ad's stored result here: it lands before the next ad touches the link state, as a separate
-    SET would, without a round trip of its own; `flush` sends what is left (end of a batch).
-    A failed round trip keeps them queued for the next try (each is idempotent)."""
+    pipelined round trip (Redis runs a connection's commands in order), without a round trip of
+    their own. The worker queues each ad's stored result here; they go out with the next round
+    trip or with `flush`, which the worker calls before it produces the batch. A failed round
+    trip keeps them queued for the next try (each is idempotent)."""
 
     def __init__(self) -> None:
         self.queued: list[Callable[[Any], None]] = []

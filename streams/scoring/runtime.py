@@ -183,8 +183,8 @@ class RedisResults:
         return found
 
     def put(self, ad_id: str, scored: dict, alert: dict | None) -> None:
-        """Store the result; with `pending`, it goes out with the link state's next write (so
-        before the next ad changes it) or the worker's flush, whichever comes first."""
+        """Store the result; with `pending`, it goes out with the next Redis round trip of the
+        link state or the worker's flush before it produces the batch, whichever comes first."""
         doc = json.dumps({"scored": scored, "alert": alert}, separators=(",", ":"), default=str)
         key, value = self._key(ad_id), zlib.compress(doc.encode(), 6)
         if self.pending is None:
