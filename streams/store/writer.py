@@ -8,11 +8,12 @@ only grow, so the largest is the latest).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, delete, func, or_, select, update
+from sqlalchemy import Engine, Table, Text, bindparam, cast, delete, func, literal_column, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from streams.store import schema
@@ -43,11 +44,16 @@ def _last_by(rows: Iterable[dict], *keys: str) -> list[dict]:
     return list({tuple(r[k] for k in keys): r for r in rows}.values())
 
 
-def _written(conn, stmt, rows: list[dict]) -> int:
-    """Run an upsert over many rows (batched into multi-row statements) and count the rows it
-    inserted or changed (RETURNING gives nothing for a conflict left alone; rowcount of a
-    many-row execute is not reliable across drivers)."""
-    return len(conn.execute(stmt, rows).all())
+def _rows_from_json(table: Table, rows: list[dict]) -> postgresql.Insert:
+    """PostgreSQL: INSERT … SELECT from the batch as one JSON parameter. A multi-row VALUES
+    statement with a placeholder per value took psycopg longer to parse on every batch (too long
+    for its query cache) than PostgreSQL took to insert the rows."""
+    columns = [c.name for c in table.columns if c.name in rows[0]]
+    source = func.jsonb_populate_recordset(literal_column(f"NULL::{table.name}"),
+                                           cast(bindparam("rows", json.dumps(rows), type_=Text),
+                                                postgresql.JSONB)).alias("batch")
+    picked = select(*(literal_column(f'batch."{name}"') for name in columns)).select_from(source)
+    return postgresql.insert(table).from_select(columns, picked)
 
 
 class StoreWriter:
@@ -56,7 +62,14 @@ class StoreWriter:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
-        self._insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+
+    def _written(self, conn, table: Table, rows: list[dict], upsert, returning) -> int:
+        """Upsert `rows` (`upsert` adds the ON CONFLICT clause to an insert) and count the rows
+        inserted or changed (RETURNING gives nothing for a conflict left alone; rowcount of a
+        many-row execute is not reliable across drivers)."""
+        if self.dialect == "postgresql":
+            return len(conn.execute(upsert(_rows_from_json(table, rows)).returning(returning)).all())
+        return len(conn.execute(upsert(sqlite.insert(table)).returning(returning), rows).all())
 
     def write(self, ads: list[AdRows], alerts: list[dict]) -> WriteCounts:
         """Upsert a batch of scored ads (as rows) and alert rows in one transaction."""
@@ -64,36 +77,40 @@ class StoreWriter:
         with self.engine.begin() as conn:
             ad_rows = _last_by((a.ad for a in ads), "ad_id")
             if ad_rows:
-                stmt = self._insert(schema.ads)
-                changed = {c.name: stmt.excluded[c.name] for c in schema.ads.columns if c.name not in ("id", "ad_id")}
-                stmt = stmt.on_conflict_do_update(index_elements=["ad_id"], set_=changed,
-                                                  where=schema.ads.c.record != stmt.excluded.record)
-                counts.add("ads", _written(conn, stmt.returning(schema.ads.c.ad_id), ad_rows))
+                def upsert_ads(stmt):
+                    changed = {c.name: stmt.excluded[c.name] for c in schema.ads.columns
+                               if c.name not in ("id", "ad_id") and c.name in ad_rows[0]}
+                    return stmt.on_conflict_do_update(index_elements=["ad_id"], set_=changed,
+                                                      where=schema.ads.c.record != stmt.excluded.record)
+                counts.add("ads", self._written(conn, schema.ads, ad_rows, upsert_ads, schema.ads.c.ad_id))
             for table, rows, keys in (
                 (schema.identifiers, [r for a in ads for r in a.identifiers], ("kind", "value", "ad_id")),
                 (schema.images, [r for a in ads for r in a.images], ("ad_id", "image_index")),
                 (schema.cluster_ads, [r for a in ads for r in a.cluster_ads], ("cluster_id", "ad_id")),
             ):
                 if rows:
-                    stmt = self._insert(table).on_conflict_do_nothing(index_elements=list(keys))
-                    counts.add(table.name, _written(conn, stmt.returning(table.c[keys[0]]), _last_by(rows, *keys)))
+                    counts.add(table.name, self._written(
+                        conn, table, _last_by(rows, *keys),
+                        lambda stmt, keys=keys: stmt.on_conflict_do_nothing(index_elements=list(keys)),
+                        table.c[keys[0]]))
             cluster_rows = [a.cluster for a in ads if a.cluster]
             if cluster_rows:
                 biggest: dict[str, dict] = {}
                 for row in cluster_rows:
                     if row["size"] >= biggest.get(row["cluster_id"], {"size": -1})["size"]:
                         biggest[row["cluster_id"]] = row
-                stmt = self._insert(schema.clusters)
-                changed = {c: stmt.excluded[c] for c in ("size", "phones", "cities", "first_ts", "last_ts",
-                                                          "updated_at")}
-                stmt = stmt.on_conflict_do_update(index_elements=["cluster_id"], set_=changed,
-                                                  where=stmt.excluded.size > schema.clusters.c.size)
-                counts.add("clusters", _written(conn, stmt.returning(schema.clusters.c.cluster_id),
-                                                list(biggest.values())))
+                def upsert_clusters(stmt):
+                    changed = {c: stmt.excluded[c] for c in ("size", "phones", "cities", "first_ts", "last_ts",
+                                                              "updated_at")}
+                    return stmt.on_conflict_do_update(index_elements=["cluster_id"], set_=changed,
+                                                      where=stmt.excluded.size > schema.clusters.c.size)
+                counts.add("clusters", self._written(conn, schema.clusters, list(biggest.values()),
+                                                     upsert_clusters, schema.clusters.c.cluster_id))
             if alerts:
-                stmt = self._insert(schema.alerts).on_conflict_do_nothing(index_elements=["alert_id"])
-                counts.add("alerts", _written(conn, stmt.returning(schema.alerts.c.alert_id),
-                                              _last_by(alerts, "alert_id")))
+                counts.add("alerts", self._written(
+                    conn, schema.alerts, _last_by(alerts, "alert_id"),
+                    lambda stmt: stmt.on_conflict_do_nothing(index_elements=["alert_id"]),
+                    schema.alerts.c.alert_id))
         return counts
 
     # ---------------------------------------------------------------- removal
