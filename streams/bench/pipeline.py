@@ -56,6 +56,7 @@ SECRET_ENV = "VIGIL_BENCH_SECRET"
 WARMUP_ADS = 40
 WARMUP_SEED_OFFSET = 7919
 SAMPLE_EVERY_S = 5.0
+SOAK_WINDOW_S = 60.0  # a soak's levels: means over this long after warm-up and at the end
 STALL_S = 90.0  # no progress for this long: give up waiting and report what arrived
 
 TARGETS = {
@@ -155,23 +156,35 @@ def targets_table(result: dict) -> list[dict]:
     return rows
 
 
-def soak_summary(samples: list[dict], warmup_s: float) -> dict:
-    """Worker RSS, Redis memory and lag after `warmup_s` against the run's end: drifts as
-    fractions (end / after warm-up - 1), and the lag's largest value in each half after warm-up."""
+def soak_summary(samples: list[dict], warmup_s: float, window_s: float = SOAK_WINDOW_S) -> dict:
+    """Worker RSS, Redis memory and lag after `warmup_s` against the run's end, as drifts
+    (end / after warm-up - 1), and the lag's largest value in each half after warm-up.
+
+    Each level is the mean over `window_s` of samples, not one sample (Redis's memory moves by
+    megabytes as keys expire in bursts): the window right after warm-up against the last window
+    while ads were still being produced (the drain after the last ad is not steady state)."""
     after = [s for s in samples if s["t_s"] >= warmup_s]
     if len(after) < 2:
         return {}
-    first, last = after[0], after[-1]
+    total_sent = max((s.get("sent", 0) for s in after), default=0)
+    producing = [s for s in after if s.get("sent", 0) < total_sent] or after
+    start = [s for s in producing if s["t_s"] < producing[0]["t_s"] + window_s]
+    end = [s for s in producing if s["t_s"] > producing[-1]["t_s"] - window_s]
+
+    def level(part: list[dict], key: str) -> float | None:
+        values = [s[key] for s in part if s.get(key) is not None]
+        return round(sum(values) / len(values), 1) if values else None
 
     def drift(key: str) -> float | None:
-        a, b = first.get(key), last.get(key)
+        a, b = level(start, key), level(end, key)
         return (b / a - 1.0) if a and b is not None else None
 
     half = len(after) // 2
     lags = [[s["lag"] or 0 for s in part] for part in (after[:half], after[half:])]
-    return {"warmup_s": warmup_s, "from_t_s": first["t_s"], "to_t_s": last["t_s"],
-            "worker_rss_mib": [first.get("worker_rss_total_mib"), last.get("worker_rss_total_mib")],
-            "redis_memory_mib": [first.get("redis_used_mib"), last.get("redis_used_mib")],
+    return {"warmup_s": warmup_s, "window_s": window_s,
+            "from_t_s": start[0]["t_s"], "to_t_s": end[-1]["t_s"],
+            "worker_rss_mib": [level(start, "worker_rss_total_mib"), level(end, "worker_rss_total_mib")],
+            "redis_memory_mib": [level(start, "redis_used_mib"), level(end, "redis_used_mib")],
             "worker_rss_drift": drift("worker_rss_total_mib"),
             "redis_memory_drift": drift("redis_used_mib"),
             "lag_max_first_half": max(lags[0], default=0), "lag_max_second_half": max(lags[1], default=0)}

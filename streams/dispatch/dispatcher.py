@@ -85,6 +85,8 @@ BREAKER_OPEN = Gauge("vigil_webhook_breaker_open",
 DISABLED = Gauge("vigil_webhook_destination_disabled",
                  "1 once a destination answered 410 Gone", ["destination"])
 
+# how long a delivered mark keeps a redelivered alert from going out twice (capped by
+# VIGIL_RETENTION_DAYS, which caps the alerts topic too: no alert is redelivered after it)
 DELIVERED_TTL_S = 14 * 24 * 3600
 FETCH_MAX_WAIT_MS = 25  # bounds the wait of a partition left out of an in-flight fetch
 GONE_REASON = "destination disabled: it answered 410 Gone"
@@ -238,8 +240,9 @@ class DeliveryState:
     """What the dispatcher keeps in Redis: delivered marks, parked deliveries, disabled
     destinations. Keys start with `vigil:<topic prefix>dispatch:`."""
 
-    def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
-        self.redis, self.prefix = redis, prefix
+    def __init__(self, redis: aioredis.Redis, prefix: str,
+                 delivered_ttl_s: int = DELIVERED_TTL_S) -> None:
+        self.redis, self.prefix, self.delivered_ttl_s = redis, prefix, delivered_ttl_s
         self._claim = redis.register_script(CLAIM_SCRIPT)
 
     def delivered_key(self, destination: str, alert_id: str) -> str:
@@ -261,7 +264,7 @@ class DeliveryState:
             for delivery in deliveries:
                 for item in delivery.items:
                     pipe.set(self.delivered_key(delivery.destination, item.alert["alert_id"]),
-                             int(now), nx=True, ex=DELIVERED_TTL_S)
+                             int(now), nx=True, ex=self.delivered_ttl_s)
                 if delivery.was_parked:
                     zset, items = self._parked(delivery.destination)
                     pipe.zrem(zset, delivery.msg_id)
@@ -394,7 +397,8 @@ class Dispatcher:
 
     async def run(self) -> None:
         self.redis = async_redis_client(self.settings)
-        self.state = DeliveryState(self.redis, f"vigil:{self.settings.topic_prefix}dispatch:")
+        self.state = DeliveryState(self.redis, f"vigil:{self.settings.topic_prefix}dispatch:",
+                                   delivered_ttl_s=self.settings.capped(DELIVERED_TTL_S))
         self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256))
         self.producer = aio_producer(self.settings, acks="all", enable_idempotence=True)
         self.consumer = aio_consumer(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -32,7 +33,7 @@ from detectors.alerts.routing import Destination, webhook_id
 from streams.broker.kafkaio import produce, read_topic
 from streams.broker.topics import ensure_topics
 from streams.config import load_settings
-from streams.dispatch.dispatcher import DeliveryState, DispatchConfig, Dispatcher
+from streams.dispatch.dispatcher import DELIVERED_TTL_S, DeliveryState, DispatchConfig, Dispatcher
 from streams.dispatch.webhooks import verify
 
 SECRET = "whsec_" + "dGVzdC1zZWNyZXQtZm9yLWRpc3BhdGNoLXRlc3Rz"
@@ -458,6 +459,33 @@ def test_an_alert_already_delivered_is_not_delivered_again(settings):
 
     receiver = asyncio.run(scenario())
     assert receiver.delivered_ids() == [alert["alert_id"]]
+
+
+def test_a_delivered_mark_lives_no_longer_than_the_retention_cap(settings):
+    """VIGIL_RETENTION_DAYS caps the alerts topic, so no alert comes back after it: the
+    dispatcher's per-alert delivered mark expires by then too (14 days when no cap is shorter)."""
+    capped = dataclasses.replace(settings, retention_days=0.25)  # 6 hours
+    alerts = make_alerts(2)
+
+    async def scenario(run_settings, alert):
+        receiver = Receiver(lambda n: (200, {}, 0.0))
+        port = await receiver.start()
+        async with dispatching(run_settings, dest("r", port)) as d:
+            await publish(run_settings, [alert])
+            await until(lambda: alert["alert_id"] in receiver.delivered_ids(), 10, "the delivery")
+            await until(lambda: sum(d.committed.values()) >= 1, 10, "the delivery to settle")
+        await receiver.stop()
+        redis = aioredis.Redis.from_url(settings.redis_url)
+        try:
+            state = DeliveryState(redis, f"vigil:{settings.topic_prefix}dispatch:")
+            return await redis.ttl(state.delivered_key("r", alert["alert_id"]))
+        finally:
+            await redis.aclose()
+
+    ttl_capped = asyncio.run(scenario(capped, alerts[0]))
+    assert 6 * 3600 - 60 < ttl_capped <= 6 * 3600
+    ttl_default = asyncio.run(scenario(dataclasses.replace(settings, retention_days=365), alerts[1]))
+    assert DELIVERED_TTL_S - 60 < ttl_default <= DELIVERED_TTL_S
 
 
 def test_replay_dlq_resends_dead_letters_with_the_same_webhook_id(settings, tmp_path):

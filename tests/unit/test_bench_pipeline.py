@@ -54,14 +54,28 @@ def test_bench_ads_are_seeded_and_the_image_mix_carries_one_to_four_photos():
 
 
 def test_soak_summary_compares_the_end_with_the_first_sample_after_warm_up():
-    samples = [{"t_s": t, "worker_rss_total_mib": rss, "redis_used_mib": redis_mib, "lag": lag}
-               for t, rss, redis_mib, lag in [(0, 80.0, 5.0, 900), (60, 100.0, 10.0, 3), (120, 102.0, 10.5, 0),
-                                              (180, 104.0, 11.0, 5), (240, 105.0, 11.5, 2)]]
-    soak = soak_summary(samples, warmup_s=60)
-    assert soak["from_t_s"] == 60 and soak["to_t_s"] == 240
-    assert round(soak["worker_rss_drift"], 3) == 0.05 and round(soak["redis_memory_drift"], 3) == 0.15
+    samples = [{"t_s": t, "sent": sent, "worker_rss_total_mib": rss, "redis_used_mib": redis_mib, "lag": lag}
+               for t, sent, rss, redis_mib, lag in [
+                   (0, 0, 80.0, 5.0, 900), (60, 10, 100.0, 10.0, 3), (120, 20, 102.0, 10.5, 0),
+                   (180, 30, 104.0, 11.0, 5), (240, 40, 105.0, 11.5, 2)]]
+    soak = soak_summary(samples + [{**samples[-1], "t_s": 250}], warmup_s=60, window_s=1)
+    # the sample after the last ad was sent (t 250) is the drain, not the end of the soak
+    assert soak["from_t_s"] == 60 and soak["to_t_s"] == 180
+    assert round(soak["worker_rss_drift"], 3) == 0.04 and round(soak["redis_memory_drift"], 3) == 0.1
     assert (soak["lag_max_first_half"], soak["lag_max_second_half"]) == (3, 5)  # warm-up's 900 left out
     assert soak_summary(samples[:1], warmup_s=60) == {}
+
+
+def test_soak_levels_are_window_means_so_one_burst_of_expiries_does_not_decide_the_drift():
+    mib = [200.0, 220.0, 200.0, 220.0, 200.0, 220.0, 200.0, 220.0, 180.0]  # the last sample: a dip
+    samples = [{"t_s": 100 + 10 * i, "sent": i, "worker_rss_total_mib": 50.0, "redis_used_mib": m,
+                "lag": 0} for i, m in enumerate(mib)] + [{"t_s": 200, "sent": len(mib),
+                                                            "worker_rss_total_mib": 50.0,
+                                                            "redis_used_mib": 120.0, "lag": 0}]
+    soak = soak_summary(samples, warmup_s=100, window_s=40)
+    assert soak["redis_memory_mib"] == [210.0, 205.0]  # 4 samples each; the drained 120 left out
+    assert round(soak["redis_memory_drift"], 4) == round(205 / 210 - 1, 4)
+    assert soak["worker_rss_drift"] == 0.0
 
 
 def test_the_issue_16_targets_read_cpu_broker_latency_and_soak():
