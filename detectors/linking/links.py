@@ -5,6 +5,15 @@ time-stamped observations; from them come windowed counts (ads in the last 1 h /
 movement (distinct cities and regions over 30 days), several people behind one contact
 (distinct ages), and connected clusters (union–find over shared identifiers).
 
+Hubs do not chain clusters. A motel's front-desk number, a booking service's e-mail or a stock
+photo turns up in the ads of advertisers who have nothing else in common, and a union–find
+would merge them all. So each identifier counts its *unrelated uses*: ads that carry it while
+none of their other identifiers is already in its cluster but one is in another cluster that
+holds ads (an organisation's own phone, met again beside its own template, is a related use).
+At `HUB_UNRELATED_USES` the identifier is a hub: it still has its windows and counts, but it
+joins no cluster from then on, and each ad that carries it says so (`left_out`). The unrelated
+uses before that merged; an erasure's regroup leaves hubs out too.
+
 The logic here is pure; the store is injected: `MemoryLinkStore` for `vigil score`, and the
 Redis store in `streams/linkstore.py` (same contract, tested against the same cases) for the
 stream, so every worker sees the same state.
@@ -24,6 +33,9 @@ MOVEMENT_WINDOW = 30 * DAY
 CLUSTER_SAMPLE = 50  # ad ids / phones / cities kept per cluster summary
 
 IDENTIFIER_KINDS = ("phone", "email", "handle", "photo", "tpl")
+# an identifier seen this many times beside another advertiser's established cluster, with
+# nothing else of the ad in its own cluster, is shared by unrelated advertisers: it links no more
+HUB_UNRELATED_USES = 3
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,7 @@ class ClusterSummary:
     first_ts: float
     last_ts: float
     ad_ids: tuple[str, ...]
+    left_out: tuple[str, ...] = ()  # this ad's identifiers not linked: hubs (see the docstring)
 
     @property
     def span_days(self) -> float:
@@ -95,7 +108,7 @@ class ClusterSummary:
         def iso(ts: float) -> str:
             return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
-        return {
+        record = {
             "cluster_id": self.cluster_id,
             "size": self.size,
             "phones": list(self.phones),
@@ -105,6 +118,9 @@ class ClusterSummary:
             "span_days": round(self.span_days, 2),
             "ad_ids": list(self.ad_ids),
         }
+        if self.left_out:  # kinds only: the values of hubs are other advertisers' contacts
+            record["left_out_hubs"] = [key.split(":", 1)[0] for key in self.left_out]
+        return record
 
 
 class LinkStore(Protocol):
@@ -168,7 +184,7 @@ class _Cluster:
     last_ts: float = float("-inf")
     ad_ids: list[str] = field(default_factory=list)
 
-    def summary(self, root: str) -> ClusterSummary:
+    def summary(self, root: str, left_out: tuple[str, ...] = ()) -> ClusterSummary:
         return ClusterSummary(
             cluster_id=root,
             size=self.size,
@@ -177,16 +193,36 @@ class _Cluster:
             first_ts=self.first_ts,
             last_ts=self.last_ts,
             ad_ids=tuple(self.ad_ids[:CLUSTER_SAMPLE]),
+            left_out=left_out,
         )
+
+
+def hub_step(keys: list[str], root_of: dict[str, str], ad_root: str, holds_ads,
+             uses: dict[str, int], limit: int = HUB_UNRELATED_USES) -> list[str]:
+    """Count this ad's unrelated uses of its identifiers (in `uses`) and return those that are
+    hubs now. `root_of`: each key's cluster before the ad; `holds_ads(root)`: that cluster
+    has ads. A use is unrelated when no other linking identifier of the ad (nor the ad itself,
+    when re-delivered) is in the key's cluster and one of them is in a cluster holding ads."""
+    linking = [k for k in keys if uses.get(k, 0) < limit]
+    for key in linking:
+        own = root_of[key]
+        if not holds_ads(own):
+            continue
+        others = {ad_root} | {root_of[k] for k in linking if k != key}
+        if own not in others and any(holds_ads(r) for r in others):
+            uses[key] = uses.get(key, 0) + 1
+    return [k for k in keys if uses.get(k, 0) >= limit]
 
 
 class MemoryLinkStore:
     """The link store in process memory (for the batch path and unit tests)."""
 
-    def __init__(self) -> None:
+    def __init__(self, hub_unrelated_uses: int | None = HUB_UNRELATED_USES) -> None:
+        self.hub_limit = hub_unrelated_uses  # None: no identifier is ever a hub (for comparison)
         self._keys: dict[str, _KeyState] = {}
         self._parent: dict[str, str] = {}
         self._clusters: dict[str, _Cluster] = {}
+        self._unrelated_uses: dict[str, int] = {}  # identifier -> unrelated uses (hubs: see above)
 
     def observe(self, obs: Observation, keys: list[str]) -> list[IdentifierStats]:
         out = []
@@ -248,7 +284,11 @@ class MemoryLinkStore:
             if node not in self._parent:
                 self._parent[node] = node
                 self._clusters[node] = _Cluster()
-        roots = list(dict.fromkeys(self._find(n) for n in nodes))
+        root_of = {n: self._find(n) for n in nodes}
+        hubs = [] if self.hub_limit is None else hub_step(
+            keys, root_of, root_of[nodes[0]], lambda r: self._clusters[r].size > 0,
+            self._unrelated_uses, self.hub_limit)
+        roots = list(dict.fromkeys(root_of[n] for n in nodes if n not in hubs))
         root = max(roots, key=lambda r: (self._clusters[r].size, r))
         cluster = self._clusters[root]
         for other in roots:
@@ -272,7 +312,7 @@ class MemoryLinkStore:
             cluster.cities.add(obs.city)
         cluster.first_ts = min(cluster.first_ts, obs.ts)
         cluster.last_ts = max(cluster.last_ts, obs.ts)
-        return cluster.summary(root)
+        return cluster.summary(root, tuple(hubs))
 
 
 # ---------------------------------------------------------------- features

@@ -36,6 +36,7 @@ import os
 import random
 import re
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -516,6 +517,10 @@ def stream_run(spec: RunSpec, tmp: Path) -> dict:
     admin = kafka_admin(settings, request_timeout_ms=10000)
     probe = kafka_consumer(settings=settings, enable_auto_commit=False)
     redis_probe = redis_client(settings)
+    with contextlib.suppress(Exception):
+        # Redis's memory figures are the whole server's: say what it held before this run
+        _log(f"Redis holds {redis_probe.dbsize()} keys ({_redis_used_mib(redis_probe)} MiB) before "
+             "this run; its memory figures include them (a soak's drift is fairest on an empty one)")
     try:
         sink_out = run_dir / "received.jsonl"
         sink = _spawn(["streams.cli", "webhook-sink", "--port", "0", "--secret-env", SECRET_ENV,
@@ -814,10 +819,17 @@ def _write_ads(path: Path, lines: Iterator[bytes]) -> set[str]:
     return ids
 
 
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def run_bench(args) -> int:
     from streams.config import load_settings
     from streams.stack.launcher import services
 
+    # a TERM (e.g. `timeout`, a CI's cancel) unwinds like Ctrl-C: the run's processes and
+    # topics are cleaned up by the `finally` blocks instead of left running
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     workers = _parse_workers(args.workers)
     if args.quick:
         workers, n = [1], args.ads or 300

@@ -34,12 +34,16 @@ def load_corpus(path: str) -> list[dict]:
 
 
 def score_batch(ads: list[dict], *, disabled=frozenset(), model_path=None, banks=None,
-                enrich_cache: dict | None = None) -> list[dict]:
+                enrich_cache: dict | None = None, hubs_left_out: bool = True) -> list[dict]:
     """Score the corpus in process. `enrich_cache` (ad_id -> enrichment) lets ablation runs
-    reuse the text and image enrichment, which does not depend on the signals switched off."""
+    reuse the text and image enrichment, which does not depend on the signals switched off;
+    `hubs_left_out=False` links through shared identifiers too (the comparison before hubs)."""
+    from detectors.linking.links import MemoryLinkStore
     from streams.scoring.batch import score_lines
 
     pipeline = batch_pipeline(model_path=model_path, disabled_families=disabled, banks=banks)
+    if not hubs_left_out:
+        pipeline.link_store = MemoryLinkStore(hub_unrelated_uses=None)
     if enrich_cache is not None:
         pipeline.enrich = _cached_enrich(pipeline.enrich, enrich_cache)
     lines = (json.dumps(ad).encode() for ad in ads)
@@ -190,6 +194,10 @@ def _cmd_eval(args) -> int:
             scored = score_batch(ads, disabled=frozenset({family}), model_path=args.model,
                                  banks=banks, enrich_cache=enrich_cache)
             rows.append((f"batch without {family}", evaluate(scored, truth).row()))
+    if args.hubs_linked:
+        scored = score_batch(ads, model_path=args.model, banks=banks, enrich_cache=enrich_cache,
+                             hubs_left_out=False)
+        rows.append(("batch, hubs linked", evaluate(scored, truth).row()))
     if args.stream:
         if args.model:  # the worker must score with the same model as the batch path
             os.environ["VIGIL_MODEL"] = str(Path(args.model).resolve())
@@ -213,6 +221,9 @@ def register(subparsers) -> None:
     p.add_argument("--banks", help="hash-bank export file to match photos against")
     p.add_argument("--bank-dir", help="missing-children photos + manifest (vigil generate --bank-out)")
     p.add_argument("--ablation", action="store_true", help="also switch each signal family off")
+    p.add_argument("--hubs-linked", action="store_true",
+                   help="also score with no identifier treated as a hub (union-find through "
+                        "shared desks and e-mails, as before): the comparison for the hub rule")
     p.add_argument("--stream", action="store_true", help="also run the corpus through the worker")
     p.add_argument("--timeout", type=float, default=1800, help="stream run time-out, seconds")
     p.set_defaults(func=_cmd_eval)

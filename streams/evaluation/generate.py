@@ -39,10 +39,10 @@ def with_images(item: SyntheticAd, images: bool) -> dict:
 
 
 def generate_ads(n: int, seed: int = 1, difficulty: str = "easy",
-                 images: bool = True) -> Iterator[dict]:
-    """`n` labelled raw ads in time order, deterministic for (n, seed, difficulty); without
-    images the ads are the same apart from their `images` field."""
-    for item in synthetic_ads(n, seed, difficulty):
+                 images: bool = True, hubs: bool = False) -> Iterator[dict]:
+    """`n` labelled raw ads in time order, deterministic for (n, seed, difficulty, hubs);
+    without images the ads are the same apart from their `images` field."""
+    for item in synthetic_ads(n, seed, difficulty, hubs):
         yield with_images(item, images)
 
 
@@ -84,7 +84,7 @@ def _cmd_generate(args) -> int:
     counts: dict[str, int] = {}
     try:
         for ad in generate_ads(args.ads, seed=args.seed, difficulty=args.difficulty,
-                               images=args.images == "inline"):
+                               images=args.images == "inline", hubs=args.hubs):
             out.write(json.dumps(ad, ensure_ascii=False) + "\n")
             label = ad["ground_truth"]["label"]
             counts[label] = counts.get(label, 0) + 1
@@ -107,6 +107,9 @@ def register(subparsers) -> None:
                    help="hard adds benign look-alikes and indicator-light organisations")
     p.add_argument("--images", choices=["inline", "none"], default="inline",
                    help="inline: photos as data_b64 (default); none: no images field")
+    p.add_argument("--hubs", action="store_true",
+                   help="add identifiers unrelated advertisers share (motel front desks, booking "
+                        "e-mails) to a fifth of independents' and organisations' ads")
     p.add_argument("--out", help="output file, or - for stdout (default)")
     p.add_argument("--bank-out", metavar="DIR",
                    help="also write the planted missing-children photos and manifest.csv here")

@@ -18,6 +18,9 @@ Actors post the ads, so repetition means what it would in the wild:
   adult ad and are found only by linking;
 - planted missing-children photos (label `missing_child`): ads whose photo is a re-encoded,
   mirrored copy of a bank photo (`PhotoRef.bank`), inside an organisation or on their own;
+- with `hubs`: identifiers shared by unrelated advertisers, as in the wild — a motel's
+  front-desk number per city and a few booking / screening e-mail addresses that independents
+  and organisations alike put in some of their ads (`HUB_*`); linking must not chain through them;
 - hard setting only: benign look-alikes (licensed massage, farmers' market, a new dental
   office, 24/7 trades, nannies, coded emoji in ordinary goods, touring businesses that move
   between cities with one phone and one template).
@@ -706,6 +709,17 @@ ADULT_SENTENCES = (
     "{Sensual massage and companionship|Companionship and conversation|GFE experience}.",
     "{Private and discreet|Discretion guaranteed|Your privacy matters to me}.",
 )
+# hub identifiers (`--hubs`): shared by unrelated advertisers. A fifth of independents and
+# organisations use them, in a third of their ads
+HUB_ACTOR_SHARE = 0.2
+HUB_AD_SHARE = 0.35
+HUB_DESK_LINES = ("{Staying at|Room at|In room at} the {Airport|Downtown|Starlite|Budget} "
+                  "{Inn|Motel|Lodge}, front desk {phone}, ask for {name}.",
+                  "{Incall|Incalls} at the motel, call the {desk|front desk} {phone} and ask for {name}.")
+HUB_EMAILS = ("bookings@screening-desk.example.net", "verify@safedate-check.example.org",
+              "appointments@citybookings.example.com")
+HUB_EMAIL_LINES = ("{Screening|Verification} through {email}.", "{Book|Bookings} via {email}.",
+                   "{References|Verified} {via|at} {email}.")
 ADULT_CONTACT = ("{Text|Call or text|Text only} {phone}{.| to book.| for appointments.}",
                  "{Book with|Reach me at|Contact me at} {phone}.",
                  "{phone} {text only|texts preferred|call after 11am}.")
@@ -904,11 +918,13 @@ def _truth(label: str, kind: str, org_id: str | None = None,
 class Corpus:
     """The actors of one corpus and the shared resources they draw from (phones, photos)."""
 
-    def __init__(self, seed: int, difficulty: str) -> None:
+    def __init__(self, seed: int, difficulty: str, hubs: bool = False) -> None:
         if difficulty not in DIFFICULTIES:
             raise ValueError(f"difficulty must be one of {DIFFICULTIES}, not {difficulty!r}")
         self.seed = seed
         self.hard = difficulty == "hard"
+        self.hubs = hubs
+        self._desk_phones: dict[str, str] = {}  # city -> its motel's front-desk number
         self.phones = PhoneBook(self._rng("phones"))
         self.photos = PhotoSupply(self._rng("photos"))
         self.email_serial = 0
@@ -926,6 +942,26 @@ class Corpus:
                 break
         self._texts.add(skeleton)
         return title, body
+
+    def hub_user(self, actor: str) -> random.Random | None:
+        """The rng of an actor that puts hub identifiers in some of its ads, else None (its own
+        stream: a corpus without hubs is the same ads byte for byte)."""
+        if not self.hubs:
+            return None
+        rng = self._rng("hub", actor)
+        return rng if rng.random() < HUB_ACTOR_SHARE else None
+
+    def hub_sentence(self, rng: random.Random | None, city: City, name: str) -> str:
+        """A sentence naming a hub identifier (a motel desk in `city`, a booking e-mail), for
+        `HUB_AD_SHARE` of a hub user's ads; "" otherwise."""
+        if rng is None or rng.random() >= HUB_AD_SHARE:
+            return ""
+        if rng.random() < 0.6:
+            if city.name not in self._desk_phones:
+                self._desk_phones[city.name] = self.phones.exchange_555(city)
+            desk = write_phone(self._desk_phones[city.name], rng.choice(PLAIN_STYLES), rng)
+            return " " + fill(rng.choice(HUB_DESK_LINES), rng, phone=desk, name=name)
+        return " " + fill(rng.choice(HUB_EMAIL_LINES), rng, email=rng.choice(HUB_EMAILS))
 
     def _contact(self, rng: random.Random, city: City, first: str) -> tuple[str, list[str] | None]:
         """An ordinary seller's contact sentence and the source's phones field (or None)."""
@@ -1028,10 +1064,12 @@ class Corpus:
         posts = min(budget, rng.choices((1, 2, 4, 6, 10), weights=(30, 25, 20, 15, 10))[0])
         ts = rng.uniform(0, (SPAN_DAYS - 2) * DAY_S)
         gap = rng.uniform(1, 5) * DAY_S
+        hub = self.hub_user(f"independent-{index}")
         drafts = []
         for _ in range(posts):
             text = small_edits(template, rng) if rng.random() < 0.5 else template
-            body = tidy(text.format(**slots, phone=write_phone(number, style, rng)))
+            body = tidy(text.format(**slots, phone=write_phone(number, style, rng))
+                        + self.hub_sentence(hub, city, name))
             photos = [rng.choice(variants)] if variants else []
             drafts.append(Draft(min(ts, SPAN_DAYS * DAY_S - 60), title, body, city,
                                 _truth("adult", "independent", indicators=indicators),
@@ -1079,6 +1117,7 @@ class Corpus:
                 photos.append(repost_variants(rng, photo))
         kind = "org_light" if light else "org"
         per_day = rng.uniform(1.5, 4.0)
+        hub = self.hub_user(org_id)
         drafts: list[Draft] = []
         for k, (city, start, end) in enumerate(stays):
             next_city = stays[k + 1][0] if k + 1 < len(stays) else rng.choice(CITIES)
@@ -1095,7 +1134,8 @@ class Corpus:
                          "phone": write_phone(rng.choice(active), style, rng)}
                 kept = [(s, ids) for s, ids in template.sentences
                         if "short_stay_touring" not in ids or ts > start + (end - start) / 3]
-                body = small_edits(" ".join(s for s, _ in kept), rng).format(**slots)
+                body = small_edits(" ".join(s for s, _ in kept), rng).format(**slots) \
+                    + self.hub_sentence(hub, city, name)
                 indicators = [i for _, ids in kept for i in ids]
                 indicators += ["link:phone", "link:template", "link:circuit", "link:personas"]
                 if style in OBFUSCATED_STYLES:
@@ -1139,9 +1179,9 @@ SHARES = {  # fractions of ads per actor type
 PLANTED_PER_ADS = 2_000  # one planted missing-children photo per this many ads (at least 1)
 
 
-def plan_corpus(n: int, seed: int, difficulty: str = "easy") -> list[Draft]:
+def plan_corpus(n: int, seed: int, difficulty: str = "easy", hubs: bool = False) -> list[Draft]:
     """Exactly `n` drafts in time order (ties kept in generation order)."""
-    corpus = Corpus(seed, difficulty)
+    corpus = Corpus(seed, difficulty, hubs)
     shares = SHARES[difficulty]
     drafts: list[Draft] = []
     planted = 0 if n < 20 else 1 if n < 200 else max(2, round(n / PLANTED_PER_ADS))
@@ -1197,11 +1237,12 @@ def to_ad(draft: Draft, ad_id: str) -> SyntheticAd:
     return SyntheticAd(ad, tuple(draft.photos), draft.actor)
 
 
-def synthetic_ads(n: int, seed: int, difficulty: str = "easy") -> Iterator[SyntheticAd]:
-    """`n` labelled ads in time order, the same for the same seed and difficulty."""
+def synthetic_ads(n: int, seed: int, difficulty: str = "easy",
+                  hubs: bool = False) -> Iterator[SyntheticAd]:
+    """`n` labelled ads in time order, the same for the same seed, difficulty and hubs."""
     if n < 0:
         raise ValueError("n must be >= 0")
-    for i, draft in enumerate(plan_corpus(n, seed, difficulty)):
+    for i, draft in enumerate(plan_corpus(n, seed, difficulty, hubs)):
         yield to_ad(draft, f"s{seed}-{i:06d}")
 
 

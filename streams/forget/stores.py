@@ -20,7 +20,7 @@ from typing import Protocol
 
 import redis
 
-from detectors.linking.links import CLUSTER_SAMPLE
+from detectors.linking.links import CLUSTER_SAMPLE, HUB_UNRELATED_USES
 from detectors.linking.regroup import regroup
 from streams.broker.topics import RETAINED
 from streams.config import Settings, redis_prefix
@@ -120,6 +120,8 @@ class LinkState:
                     for identifier in members:
                         if identifier.startswith("ad:") or identifier in dropped:
                             continue
+                        if int(pipe.hget(f"{P}uf:unrelated", identifier) or 0) >= HUB_UNRELATED_USES:
+                            continue  # a hub links nothing (detectors/linking/links.py)
                         seen_with[identifier] = {_s(a): float(t) for a, t in
                                                  pipe.zrange(f"{P}id:{identifier}:ads", 0, -1, withscores=True)}
                     groups = regroup(kept_ads, seen_with, old_root)

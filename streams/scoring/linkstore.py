@@ -22,6 +22,7 @@ import redis
 
 from detectors.linking.links import (
     CLUSTER_SAMPLE,
+    HUB_UNRELATED_USES,
     MOVEMENT_WINDOW,
     WINDOWS,
     ClusterSummary,
@@ -70,10 +71,10 @@ local P = ARGV[1]
 local ad_id, ts, city = ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local n_phones = tonumber(ARGV[5])
 local sample, ttl, prune = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-local now = tonumber(ARGV[9])
-local parent, touched = P .. 'uf:parent', P .. 'uf:touched'
+local now, hub_limit = tonumber(ARGV[9]), tonumber(ARGV[10])
+local parent, touched, uses = P .. 'uf:parent', P .. 'uf:touched', P .. 'uf:unrelated'
 local nodes = {}
-for i = 10 + n_phones, #ARGV do nodes[#nodes + 1] = ARGV[i] end
+for i = 11 + n_phones, #ARGV do nodes[#nodes + 1] = ARGV[i] end
 local function ck(r) return P .. 'uf:c:' .. r end
 
 local cutoff = now - ttl
@@ -82,6 +83,7 @@ local function forget(n)
     redis.call('DEL', ck(n), ck(n) .. ':phones', ck(n) .. ':cities', ck(n) .. ':ads')
   end
   redis.call('HDEL', parent, n)
+  redis.call('HDEL', uses, n)
   redis.call('ZREM', touched, n)
 end
 -- forget nodes idle for ttl seconds, oldest first: a node is touched whenever a find passes
@@ -120,10 +122,37 @@ for _, n in ipairs(nodes) do
     redis.call('HSET', ck(n), 'size', 0)
   end
 end
+local root_of = {}
+for _, n in ipairs(nodes) do root_of[n] = find(n) end
+-- hubs (detectors/linking/links.py: hub_step): count this ad's unrelated uses of its
+-- identifiers; those at the limit link nothing
+local function holds_ads(r) return tonumber(redis.call('HGET', ck(r), 'size') or '0') > 0 end
+local linking = {}
+for i = 2, #nodes do
+  if tonumber(redis.call('HGET', uses, nodes[i]) or '0') < hub_limit then linking[#linking + 1] = nodes[i] end
+end
+for _, k in ipairs(linking) do
+  local own = root_of[k]
+  if holds_ads(own) then
+    local related, foreign = root_of[nodes[1]] == own, holds_ads(root_of[nodes[1]])
+    for _, o in ipairs(linking) do
+      if o ~= k then
+        if root_of[o] == own then related = true elseif holds_ads(root_of[o]) then foreign = true end
+      end
+    end
+    if (not related) and foreign then redis.call('HINCRBY', uses, k, 1) end
+  end
+end
+local left_out, hub = {}, {}
+for i = 2, #nodes do
+  if tonumber(redis.call('HGET', uses, nodes[i]) or '0') >= hub_limit then
+    hub[nodes[i]] = true; left_out[#left_out + 1] = nodes[i]
+  end
+end
 local roots, seen = {}, {}
 for _, n in ipairs(nodes) do
-  local r = find(n)
-  if not seen[r] then seen[r] = true; roots[#roots + 1] = r end
+  local r = root_of[n]
+  if (not hub[n]) and not seen[r] then seen[r] = true; roots[#roots + 1] = r end
 end
 local root, best = nil, -1
 for _, r in ipairs(roots) do
@@ -154,7 +183,7 @@ if new_ad then
   redis.call('HINCRBY', c, 'size', 1)
   if redis.call('LLEN', c .. ':ads') < sample then redis.call('RPUSH', c .. ':ads', ad_id) end
 end
-for i = 1, n_phones do redis.call('SADD', c .. ':phones', ARGV[9 + i]) end
+for i = 1, n_phones do redis.call('SADD', c .. ':phones', ARGV[10 + i]) end
 if city ~= '' then redis.call('SADD', c .. ':cities', city) end
 local f, l = redis.call('HGET', c, 'first'), redis.call('HGET', c, 'last')
 if (not f) or ts < tonumber(f) then redis.call('HSET', c, 'first', ARGV[3]) end
@@ -162,7 +191,8 @@ if (not l) or ts > tonumber(l) then redis.call('HSET', c, 'last', ARGV[3]) end
 for _, suffix in ipairs({'', ':phones', ':cities', ':ads'}) do redis.call('EXPIRE', c .. suffix, ttl) end
 return {root, redis.call('HGET', c, 'size'), redis.call('HGET', c, 'first'),
         redis.call('HGET', c, 'last'), redis.call('SMEMBERS', c .. ':phones'),
-        redis.call('SMEMBERS', c .. ':cities'), redis.call('LRANGE', c .. ':ads', 0, sample - 1)}
+        redis.call('SMEMBERS', c .. ':cities'), redis.call('LRANGE', c .. ':ads', 0, sample - 1),
+        left_out}
 """
 
 FIND_LUA = """
@@ -266,7 +296,7 @@ class RedisLinkStore:
         nodes = [f"ad:{obs.ad_id}", *keys]
         return {"keys": [], "args": [self.prefix, obs.ad_id, repr(obs.ts), obs.city or "",
                                      len(obs.phones), CLUSTER_SAMPLE, self.ttl_s, PRUNE_PER_CALL,
-                                     repr(self.clock()), *obs.phones, *nodes]}
+                                     repr(self.clock()), HUB_UNRELATED_USES, *obs.phones, *nodes]}
 
     def link(self, obs: Observation, keys: list[str]) -> tuple[list[IdentifierStats], ClusterSummary]:
         """Observe (when there are keys) and union in one pipelined round trip, after any
@@ -321,7 +351,7 @@ class RedisLinkStore:
 
     @staticmethod
     def _cluster(reply) -> ClusterSummary:
-        root, size, first, last, phones, cities, ads = reply
+        root, size, first, last, phones, cities, ads, left_out = reply
         return ClusterSummary(
             cluster_id=_s(root),
             size=int(size),
@@ -330,6 +360,7 @@ class RedisLinkStore:
             first_ts=float(_s(first)),
             last_ts=float(_s(last)),
             ad_ids=tuple(_s(a) for a in ads),
+            left_out=tuple(_s(k) for k in left_out),
         )
 
 

@@ -36,11 +36,28 @@ def random_observations(seed: int, n: int) -> list[Observation]:
     return out
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_redis_store_matches_memory_store(client, seed):
+def advertisers_with_hubs(seed: int, n: int) -> list[Observation]:
+    """Ads of 25 advertisers (own phone and template each) of which some also list one of two
+    front-desk numbers or a booking e-mail: hubs form, and some advertisers' ads pass through
+    them before they do."""
+    rng = random.Random(seed)
+    desks, cities, out, ts = ["+17025550990", "+17025550991"], ["Reno", "Elko", "Vegas"], [], 1.79e9
+    for i in range(n):
+        who = rng.randrange(25)
+        ts += rng.expovariate(1 / (DAY / 10))
+        phones = (f"+1775555{who:04d}",) + ((rng.choice(desks),) if rng.random() < 0.3 else ())
+        out.append(Observation(ad_id=f"a{i}", ts=ts, city=rng.choice(cities), region="NV",
+                               phones=phones, template_id=f"t{who}",
+                               emails=("book@desk.example",) if rng.random() < 0.1 else ()))
+    return out
+
+
+def assert_stores_agree(client, observations: list[Observation]) -> set[str]:
+    """Link each observation in both stores; every answer equal. Returns the hubs left out."""
     redis_store = RedisLinkStore(client, prefix=f"test:{uuid.uuid4().hex}:")
     memory_store = MemoryLinkStore()
-    for o in random_observations(seed, 150):
+    hubs_seen: set[str] = set()
+    for o in observations:
         expected = link_ad(memory_store, o)
         got = link_ad(redis_store, o)
         for e, g in zip(expected.stats, got.stats, strict=True):
@@ -48,9 +65,39 @@ def test_redis_store_matches_memory_store(client, seed):
                 e.key, e.ads, e.cities_30d, e.regions_30d, e.phones_30d, e.ages, e.cities)
             assert g.first_seen == pytest.approx(e.first_seen, abs=1e-3)
         ec, gc = expected.cluster, got.cluster
-        assert (gc.cluster_id, gc.size, gc.phones, gc.cities, gc.ad_ids) == (
-            ec.cluster_id, ec.size, ec.phones, ec.cities, ec.ad_ids)
+        assert (gc.cluster_id, gc.size, gc.phones, gc.cities, gc.ad_ids, gc.left_out) == (
+            ec.cluster_id, ec.size, ec.phones, ec.cities, ec.ad_ids, ec.left_out)
         assert gc.first_ts == pytest.approx(ec.first_ts) and gc.last_ts == pytest.approx(ec.last_ts)
+        hubs_seen.update(gc.left_out)
+    return hubs_seen
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_redis_store_matches_memory_store(client, seed):
+    assert_stores_agree(client, random_observations(seed, 150))
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_redis_store_matches_memory_store_where_hubs_form(client, seed):
+    hubs = assert_stores_agree(client, advertisers_with_hubs(seed, 200))
+    assert "phone:+17025550990" in hubs and "phone:+17025550991" in hubs
+
+
+def test_a_shared_desk_number_becomes_a_hub_in_redis_as_in_memory(client):
+    """The unit case (tests/unit/test_linking.py) on Redis: five advertisers with nothing in
+    common list one front desk; the 3rd unrelated use makes it a hub."""
+    store = RedisLinkStore(client, prefix=f"test:{uuid.uuid4().hex}:")
+    desk, clusters = "+17025550999", []
+    for i, name in enumerate(["ann", "bea", "cat", "dee", "eve"]):
+        own, t = f"+1702555{i:04d}", 1.79e9 + 10 * i
+        for j in range(2):
+            link_ad(store, Observation(ad_id=f"{name}-{j}", ts=t + j, city="Reno", region="NV",
+                                       phones=(own,), template_id=f"tpl-{name}"))
+        clusters.append(link_ad(store, Observation(ad_id=f"{name}-desk", ts=t + 2, city="Reno", region="NV",
+                                                   phones=(own, desk), template_id=f"tpl-{name}")).cluster)
+    assert [c.size for c in clusters] == [3, 6, 9, 3, 3]
+    assert [c.left_out for c in clusters] == [(), (), (), (f"phone:{desk}",), (f"phone:{desk}",)]
+    assert store.cluster_of("dee-0") != store.cluster_of("ann-0") != store.cluster_of("eve-0")
 
 
 def test_redelivered_ad_is_not_counted_twice_in_redis(client):

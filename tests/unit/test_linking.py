@@ -60,3 +60,68 @@ def test_template_and_photo_are_identifiers_with_phone_counts():
     assert by_kind["photo"].phones_30d == 2
     assert by_kind["tpl"].phones_30d == 2
     assert feats.cluster.size == 2
+
+
+# ---------------------------------------------------------------- hubs
+
+
+DESK = "+17025550999"  # a motel's front desk, in the ads of advertisers who share nothing else
+
+
+def advertiser_posts(store, name: str, start: float, extra_phones=()) -> object:
+    """Two ads of one advertiser (own phone and template), then one that also lists `extra_phones`."""
+    own = f"+1702555{sum(map(ord, name)):04d}"  # distinct for the names below
+    for i in range(2):
+        link_ad(store, obs(f"{name}-{i}", start + i, phones=(own,), template_id=f"tpl-{name}"))
+    return link_ad(store, obs(f"{name}-desk", start + 2, phones=(own, *extra_phones),
+                              template_id=f"tpl-{name}"))
+
+
+def test_a_number_shared_by_unrelated_advertisers_stops_linking_them():
+    store = MemoryLinkStore()
+    clusters = [advertiser_posts(store, name, T0 + 10 * i, (DESK,)).cluster
+                for i, name in enumerate(["ann", "bea", "cat", "dee", "eve"])]
+    # ann's ad brings the desk in; bea's and cat's are its 1st and 2nd unrelated uses and still
+    # merge; dee's is the 3rd (HUB_UNRELATED_USES): the desk is a hub and links nobody more
+    assert [c.size for c in clusters] == [3, 6, 9, 3, 3]
+    assert [c.left_out for c in clusters] == [(), (), (), (f"phone:{DESK}",), (f"phone:{DESK}",)]
+    assert clusters[3].as_record()["left_out_hubs"] == ["phone"]  # the kind, not the number
+    assert "left_out_hubs" not in clusters[0].as_record()
+    assert store.cluster_of("dee-0") != store.cluster_of("ann-0")
+    assert store.cluster_of("eve-0") != store.cluster_of("dee-0")
+    # the hub keeps its windows: it is evidence, just not a link
+    later = link_ad(store, obs("fay-0", T0 + 100, phones=(DESK,)))
+    assert later.stats[0].ads["24h"] == 6 and later.cluster.size == 1
+
+
+def test_an_organisation_meeting_its_own_identifiers_again_is_not_a_hub():
+    """Rotating phones, one template and a photo across cities: every use is related (another
+    identifier of the ad is already in the cluster), so nothing is left out."""
+    store = MemoryLinkStore()
+    phones = [f"+1816555{n:04d}" for n in range(6)]
+    cities = ["Denver", "Omaha", "Wichita", "Tulsa"]
+    for i in range(40):
+        pair = (phones[(i // 5) % 6], phones[(i // 5 + 1) % 6])
+        feats = link_ad(store, obs(f"o{i}", T0 + i * HOUR, city=cities[(i // 10) % 4], phones=pair[:1 + i % 2],
+                                   template_id="tpl-org", photos=("pic",) if i % 3 == 0 else ()))
+        assert feats.cluster.left_out == ()
+    assert feats.cluster.size == 40
+
+
+def test_hub_step_counts_only_unrelated_uses_beside_established_clusters():
+    from detectors.linking.links import hub_step
+
+    holds = {"A": True, "B": True, "fresh": False}.get
+    uses: dict[str, int] = {}
+    # the desk's cluster is A; the ad's other identifier is in B: unrelated, counted (both ways)
+    assert hub_step(["desk", "own"], {"desk": "A", "own": "B"}, "ad", holds, uses, limit=2) == []
+    assert uses == {"desk": 1, "own": 1}
+    # beside an identifier of its own cluster: related, not counted
+    hub_step(["desk", "tpl", "own"], {"desk": "A", "tpl": "A", "own": "B"}, "ad", holds, uses, limit=2)
+    assert uses == {"desk": 1, "own": 2}
+    # beside fresh identifiers only: nothing to be unrelated to
+    hub_step(["desk", "new"], {"desk": "A", "new": "fresh"}, "ad", holds, uses, limit=2)
+    assert uses["desk"] == 1
+    # at the limit it is a hub, and a hub no longer counts as evidence of relatedness
+    assert hub_step(["desk", "x"], {"desk": "A", "x": "B"}, "ad", holds, uses, limit=2) == ["desk"]
+    assert hub_step(["own", "desk"], {"own": "B", "desk": "A"}, "ad", holds, uses, limit=2) == ["own", "desk"]
