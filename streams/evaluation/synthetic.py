@@ -19,7 +19,7 @@ Actors post the ads, so repetition means what it would in the wild:
 - planted missing-children photos (label `missing_child`): ads whose photo is a re-encoded,
   mirrored copy of a bank photo (`PhotoRef.bank`), inside an organisation or on their own;
 - with `hubs`: identifiers shared by unrelated advertisers, as in the wild — a motel's
-  front-desk number per city and a few booking / screening e-mail addresses that independents
+  front-desk number per city (NXX-555-00XX, a line no actor owns) and a few booking / screening e-mail addresses that independents
   and organisations alike put in some of their ads (`HUB_*`); linking must not chain through them;
 - hard setting only: benign look-alikes (licensed massage, farmers' market, a new dental
   office, 24/7 trades, nannies, coded emoji in ordinary goods, touring businesses that move
@@ -185,6 +185,11 @@ class PhoneBook:
         return (self._take(city.area_codes, range(100, 200), 40)
                 or self._take(ALL_AREA_CODES, range(100, 200), 400)
                 or self.exchange_555(city))
+
+    def desk(self, city: City) -> str:
+        """NXX-555-00XX: a shared front desk (`hubs`); no seller or provider has such a line."""
+        return (self._take(city.area_codes, range(0, 100), 60)
+                or self._take(ALL_AREA_CODES, range(0, 100), 10_000) or "2025550000")
 
     def exchange_555(self, city: City) -> str:
         """An area-code-555 number whose line is outside 0100-0199: ordinary sellers' numbers."""
@@ -925,6 +930,7 @@ class Corpus:
         self.hard = difficulty == "hard"
         self.hubs = hubs
         self._desk_phones: dict[str, str] = {}  # city -> its motel's front-desk number
+        self.desks = PhoneBook(self._rng("hub-phones"))  # lines 0000-0099: no one else's
         self.phones = PhoneBook(self._rng("phones"))
         self.photos = PhotoSupply(self._rng("photos"))
         self.email_serial = 0
@@ -958,7 +964,7 @@ class Corpus:
             return ""
         if rng.random() < 0.6:
             if city.name not in self._desk_phones:
-                self._desk_phones[city.name] = self.phones.exchange_555(city)
+                self._desk_phones[city.name] = self.desks.desk(city)
             desk = write_phone(self._desk_phones[city.name], rng.choice(PLAIN_STYLES), rng)
             return " " + fill(rng.choice(HUB_DESK_LINES), rng, phone=desk, name=name)
         return " " + fill(rng.choice(HUB_EMAIL_LINES), rng, email=rng.choice(HUB_EMAILS))

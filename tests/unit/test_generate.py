@@ -273,3 +273,30 @@ def test_cli_writes_json_lines_and_the_bank(tmp_path, capsys):
 def test_cli_refuses_a_non_positive_count(capsys):
     assert main(["generate", "--ads", "0"]) == 2
     assert "--ads" in capsys.readouterr().err
+
+
+def test_hubs_are_shared_by_unrelated_actors_and_add_only_a_sentence(hard_corpus, hard_entities):
+    from streams.evaluation.synthetic import HUB_EMAILS
+
+    with_hubs = list(synthetic_ads(HARD_ADS, seed=11, difficulty="hard", hubs=True))
+    assert [i.ad["ad_id"] for i in with_hubs] == [i.ad["ad_id"] for i in hard_corpus]
+    changed = 0
+    owners = collections.defaultdict(set)
+    for plain, hub in zip(hard_corpus, with_hubs, strict=True):
+        assert hub.ad["body"].startswith(plain.ad["body"].rstrip(". ")[:-1])  # one sentence added
+        if hub.ad["body"] != plain.ad["body"]:
+            changed += 1
+            assert hub.ad["ground_truth"]["label"] in ("adult", "trafficking", "missing_child")
+        own = {p["value"] for p in hard_entities[plain.ad["ad_id"]]["phones"]}
+        found = extract_entities(hub.ad["title"], hub.ad["body"], country="US")
+        for phone in found["phones"]:
+            if phone["value"] not in own:
+                owners["desk", phone["value"]].add(hub.actor)
+        for email in found["emails"]:
+            if email["value"] in HUB_EMAILS:
+                owners["email", email["value"]].add(hub.actor)
+    assert 0.02 * HARD_ADS < changed < 0.15 * HARD_ADS
+    shared = [actors for actors in owners.values() if len(actors) > 1]
+    assert len(shared) >= 5, "hubs must be shared by several actors"
+    assert any(any(a.startswith("org-") for a in actors) and any(a.startswith("independent-") for a in actors)
+               for actors in shared), "an organisation and an independent meet at a hub"
