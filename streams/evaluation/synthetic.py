@@ -19,8 +19,9 @@ Actors post the ads, so repetition means what it would in the wild:
 - planted missing-children photos (label `missing_child`): ads whose photo is a re-encoded,
   mirrored copy of a bank photo (`PhotoRef.bank`), inside an organisation or on their own;
 - with `hubs`: identifiers shared by unrelated advertisers, as in the wild — a motel's
-  front-desk number per city (NXX-555-00XX, a line no actor owns) and a few booking / screening e-mail addresses that independents
-  and organisations alike put in some of their ads (`HUB_*`); linking must not chain through them;
+  front-desk number per city (NXX-555-00XX, a line no actor owns) and a few booking /
+  screening e-mail addresses that independents and organisations alike put in some of their
+  ads (`HUB_*`); linking must not chain through them;
 - hard setting only: benign look-alikes (licensed massage, farmers' market, a new dental
   office, 24/7 trades, nannies, coded emoji in ordinary goods, touring businesses that move
   between cities with one phone and one template).

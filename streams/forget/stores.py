@@ -137,6 +137,9 @@ class LinkState:
                     if gone:
                         pipe.hdel(parent_key, *gone)
                         pipe.zrem(f"{P}uf:touched", *gone)
+                    # the erased node's hub count goes with it; other hubs keep theirs (a hub
+                    # left out of the regroup must stay a hub when it turns up again)
+                    pipe.hdel(f"{P}uf:unrelated", *dropped)
                     for group in groups:
                         pipe.hset(parent_key, mapping={n: group.root for n in group.nodes})
                         c = f"{P}uf:c:{group.root}"
