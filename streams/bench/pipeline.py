@@ -208,8 +208,24 @@ def _filler_photos(n_taken: int, used: set[str], rng: random.Random) -> list:
     return refs
 
 
-def bench_ads(n: int, seed: int, mix: str, *, id_prefix: str = "") -> Iterator[bytes]:
-    """`n` raw ads as JSON lines; with `mix="images"` each carries 1-4 inline photos."""
+def bench_ads(n: int, seed: int, mix: str, *, id_prefix: str = "",
+              chunk: int | None = None) -> Iterator[bytes]:
+    """`n` raw ads as JSON lines; with `mix="images"` each carries 1-4 inline photos.
+
+    With `chunk`, a stationary stream for a soak: corpora of `chunk` ads one after another,
+    each with its own seed and ids and its 30 days shifted after the one before. One long
+    corpus is not stationary: its organisations' circuits start in the first third of its
+    30 days, so its last stretch has fewer of them, fewer alerts and less link state, which
+    moved a soak's end-of-run memory by itself."""
+    if chunk and n > chunk:
+        from streams.evaluation.synthetic import SPAN_DAYS
+
+        for k in range(0, (n + chunk - 1) // chunk):
+            part = bench_ads(min(chunk, n - k * chunk), seed + 7919 * k, mix,
+                             id_prefix=f"{id_prefix}c{k}-" if k else id_prefix)
+            for line in part:
+                yield _shifted(line, k * SPAN_DAYS) if k else line
+        return
     from streams.evaluation.generate import with_images
     from streams.evaluation.synthetic import synthetic_ads
 
@@ -231,6 +247,16 @@ def bench_ads(n: int, seed: int, mix: str, *, id_prefix: str = "") -> Iterator[b
         if id_prefix:
             ad = {**ad, "ad_id": id_prefix + ad["ad_id"]}
         yield json.dumps(ad, ensure_ascii=False).encode()
+
+
+def _shifted(line: bytes, days: int) -> bytes:
+    """An ad's JSON line with `posted_at` moved `days` later."""
+    from datetime import datetime, timedelta
+
+    ad = json.loads(line)
+    posted = datetime.strptime(ad["posted_at"], "%Y-%m-%dT%H:%M:%SZ") + timedelta(days=days)
+    ad["posted_at"] = posted.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return json.dumps(ad, ensure_ascii=False).encode()
 
 
 # ---------------------------------------------------------------- processes
@@ -860,7 +886,8 @@ def run_bench(args) -> int:
             tmp = Path(tmp_name)
             _log("generating ads")
             ads_file, warm_file = tmp / "ads.jsonl", tmp / "warm.jsonl"
-            ad_ids = _write_ads(ads_file, bench_ads(n, args.seed, args.mix))
+            ad_ids = _write_ads(ads_file, bench_ads(n, args.seed, args.mix,
+                                                    chunk=BATCH_ADS_IN_SOAK if args.duration else None))
             warm_ids = _write_ads(warm_file, bench_ads(WARMUP_ADS, args.seed + WARMUP_SEED_OFFSET,
                                                        args.mix, id_prefix="warm-"))
             size_mib = ads_file.stat().st_size / 2**20

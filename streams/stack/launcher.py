@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from streams.config import REPO_ROOT, STACK_MODES, Settings, display_url, load_settings
+from streams.config import REDIS_AOF_REWRITE, REPO_ROOT, STACK_MODES, Settings, display_url, load_settings
 from streams.errors import CliError
 from streams.preflight import kafka_problem, preflight, redis_problem
 from streams.stack import secure
@@ -304,6 +304,7 @@ def start_redis(settings: Settings) -> bool:
         "--dir", str(home),
         "--appendonly", "yes",
         "--appendfsync", "everysec",
+        *(arg for name, value in REDIS_AOF_REWRITE.items() for arg in (f"--{name}", value)),
         "--save", "",
         "--protected-mode", "yes",
         "--daemonize", "no",

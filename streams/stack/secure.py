@@ -18,7 +18,7 @@ import shlex
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from streams.config import Settings
+from streams.config import REDIS_AOF_REWRITE, Settings
 from streams.errors import CliError
 from streams.stack.certs import CertificateFiles, days_left, make_certificates
 
@@ -237,6 +237,7 @@ def redis_config(settings: Settings) -> str:
         f"dir {stack.redis_home.resolve()}",
         "appendonly yes",
         "appendfsync everysec",
+        *(f"{name} {value}" for name, value in REDIS_AOF_REWRITE.items()),
         'save ""',
         "daemonize no",
         *redis_acl_lines(_secret(stack, "redis-admin.password"), _secret(stack, "redis-app.password")),

@@ -281,3 +281,16 @@ def test_a_batch_in_one_round_trip_gives_what_ad_by_ad_calls_give(client):
         batched += shared.assign_many(texts[start:start + 29])
     assert batched == _reference_template_ids(texts)
     assert len(set(batched)) < len(batched) - 20, "too few shared templates to say anything"
+
+
+def test_the_stack_redis_rewrites_its_append_only_file_at_the_configured_growth(client):
+    """Link state churns; at Redis's defaults the file was rewritten every 30 s in a soak."""
+    from streams.config import REDIS_AOF_REWRITE
+
+    def setting(name: str) -> str:
+        (value,) = client.config_get(name).values()
+        return value.decode() if isinstance(value, bytes) else value
+
+    assert setting("appendonly") == "yes"
+    got = {name: setting(name) for name in REDIS_AOF_REWRITE}
+    assert got == {"auto-aof-rewrite-percentage": "300", "auto-aof-rewrite-min-size": str(256 * 2**20)}

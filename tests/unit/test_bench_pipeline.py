@@ -91,3 +91,14 @@ def test_the_issue_16_targets_read_cpu_broker_latency_and_soak():
     assert rows["p99 ingest->scored, paced (text)"]["verdict"] == "met"
     assert rows["soak: worker RSS end / after warm-up"]["verdict"] == "met"
     assert rows["soak: Redis memory end / after warm-up"]["verdict"] == "NOT met"
+
+
+def test_a_soak_stream_is_corpora_one_after_another_with_time_moving_on():
+    lines = [json.loads(x) for x in bench_ads(250, seed=3, mix="text", chunk=100)]
+    assert len(lines) == 250 and len({ad["ad_id"] for ad in lines}) == 250
+    assert [ad["ad_id"].split("-")[0] for ad in lines[::50]] == ["s3", "s3", "c1", "c1", "c2"]
+    posted = [ad["posted_at"] for ad in lines]
+    assert posted == sorted(posted), "time only moves forward across the corpora"
+    assert posted[100] >= "2026-10-31"  # the second corpus's 30 days follow the first's
+    # the first corpus is the plain one (a soak's batch baseline scores it)
+    assert lines[:100] == [json.loads(x) for x in bench_ads(100, seed=3, mix="text")]

@@ -21,3 +21,30 @@ def test_ablation_with_shared_enrichment_matches_fresh_runs(monkeypatch, tmp_pat
     # switching a family off must change something, or the comparison above proves nothing
     assert [r["risk"] for r in score_batch(ads, disabled=frozenset({"text"}), enrich_cache=cache)] != \
            [r["risk"] for r in first]
+
+
+def test_hubs_left_out_keep_unrelated_advertisers_apart(monkeypatch, tmp_path):
+    """On a corpus whose independents and organisations share motel desks and booking e-mails
+    (`vigil generate --hubs`), linking through them merges advertisers; the hub rule stops it."""
+    monkeypatch.setenv("VIGIL_MODEL", str(tmp_path / "no-model.skops"))
+    ads = list(generate_ads(4000, seed=7, difficulty="hard", images=False, hubs=True))
+    cache: dict = {}
+    kept_apart = score_batch(ads, enrich_cache=cache)
+    chained = score_batch(ads, enrich_cache=cache, hubs_left_out=False)
+
+    org_of = {ad["ad_id"]: ad["ground_truth"].get("org_id") for ad in ads}
+
+    def actors_per_cluster(scored: list[dict]) -> int:
+        """The most advertisers in one cluster: organisations by org_id, independents by their
+        own number (front desks are NXX-555-00XX, no advertiser's own)."""
+        clusters: dict[str, set] = {}
+        for record in scored:
+            own = [p for p in record["entities"]["phones"] if not p[-4:].startswith("00")]
+            actor = org_of[record["ad_id"]] or (own[0] if own else None)
+            if actor and record["cluster"]:
+                clusters.setdefault(record["cluster"]["cluster_id"], set()).add(actor)
+        return max(len(members) for members in clusters.values())
+
+    assert any("left_out_hubs" in r["cluster"] for r in kept_apart)
+    assert not any("left_out_hubs" in r["cluster"] for r in chained)
+    assert actors_per_cluster(chained) > 2 * actors_per_cluster(kept_apart)
