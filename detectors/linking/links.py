@@ -327,9 +327,11 @@ class LinkFeatures:
     template_id: str | None
 
     def strongest(self, kinds: Iterable[str], metric) -> tuple[int, IdentifierStats | None]:
+        """The identifier of `kinds` with the largest `metric`; hubs are left out (their
+        counts describe a desk or a booking service that unrelated advertisers share)."""
         best, best_stat = 0, None
         for st in self.stats:
-            if st.kind in kinds:
+            if st.kind in kinds and st.key not in self.cluster.left_out:
                 value = metric(st)
                 if value > best:
                     best, best_stat = value, st

@@ -19,7 +19,7 @@ Actors post the ads, so repetition means what it would in the wild:
 - planted missing-children photos (label `missing_child`): ads whose photo is a re-encoded,
   mirrored copy of a bank photo (`PhotoRef.bank`), inside an organisation or on their own;
 - with `hubs`: identifiers shared by unrelated advertisers, as in the wild — a motel's
-  front-desk number per city (NXX-555-00XX, a line no actor owns) and a few booking /
+  front-desk number in six corridor cities (NXX-555-00XX, a line no actor owns) and a few booking /
   screening e-mail addresses that independents and organisations alike put in some of their
   ads (`HUB_*`); linking must not chain through them;
 - hard setting only: benign look-alikes (licensed massage, farmers' market, a new dental
@@ -719,6 +719,8 @@ ADULT_SENTENCES = (
 # organisations use them, in a third of their ads
 HUB_ACTOR_SHARE = 0.2
 HUB_AD_SHARE = 0.35
+# the motels whose front desks advertisers share: one per city on every corridor's route
+HUB_DESK_CITIES = ("Las Vegas", "Phoenix", "Dallas", "Houston", "Nashville", "Atlanta")
 HUB_DESK_LINES = ("{Staying at|Room at|In room at} the {Airport|Downtown|Starlite|Budget} "
                   "{Inn|Motel|Lodge}, front desk {phone}, ask for {name}.",
                   "{Incall|Incalls} at the motel, call the {desk|front desk} {phone} and ask for {name}.")
@@ -963,7 +965,7 @@ class Corpus:
         `HUB_AD_SHARE` of a hub user's ads; "" otherwise."""
         if rng is None or rng.random() >= HUB_AD_SHARE:
             return ""
-        if rng.random() < 0.6:
+        if city.name in HUB_DESK_CITIES and rng.random() < 0.6:
             if city.name not in self._desk_phones:
                 self._desk_phones[city.name] = self.desks.desk(city)
             desk = write_phone(self._desk_phones[city.name], rng.choice(PLAIN_STYLES), rng)

@@ -125,3 +125,17 @@ def test_hub_step_counts_only_unrelated_uses_beside_established_clusters():
     # at the limit it is a hub, and a hub no longer counts as evidence of relatedness
     assert hub_step(["desk", "x"], {"desk": "A", "x": "B"}, "ad", holds, uses, limit=2) == ["desk"]
     assert hub_step(["own", "desk"], {"own": "B", "desk": "A"}, "ad", holds, uses, limit=2) == ["own", "desk"]
+
+
+def test_a_hubs_counts_are_not_the_advertisers_evidence():
+    """Once the desk is a hub, its 24-hour volume (every advertiser's ads) no longer scores as
+    this advertiser's volume; the advertiser's own number still does."""
+    store = MemoryLinkStore()
+    for i, name in enumerate(["ann", "bea", "cat", "dee"]):
+        advertiser_posts(store, name, T0 + 10 * i, (DESK,))
+    feats = advertiser_posts(store, "eve", T0 + 50, (DESK,))
+    assert feats.cluster.left_out == (f"phone:{DESK}",)
+    n, stat = feats.strongest(("phone",), lambda s: s.ads["24h"])
+    assert stat is not None and stat.key != f"phone:{DESK}" and n == 3
+    desk = next(s for s in feats.stats if s.key == f"phone:{DESK}")
+    assert desk.ads["24h"] == 5  # the count is still there, for the analyst
