@@ -14,12 +14,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from streams.errors import CliError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATION_LOCK_KEY = 0x76696769  # "vigi": PostgreSQL advisory lock held while one process migrates
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -58,9 +59,22 @@ def migrate(engine: Engine) -> str:
         logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per step otherwise
     config = alembic_config()
     with engine.begin() as connection:
+        lock_for_migration(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     return current_revision(engine)
+
+
+def lock_for_migration(connection: Connection) -> None:
+    """Make processes that open the store together (`vigil store`, `vigil console`, `console user
+    add`) migrate one after another: the others wait, then find the schema at head. Without it
+    each sees no tables and both create them ("table ads already exists")."""
+    if connection.dialect.name == "sqlite":
+        # the write lock up front (pysqlite would begin only at the first INSERT, leaving DDL
+        # outside any transaction); a waiter retries for the busy_timeout
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    elif connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -304,13 +304,14 @@ def live(stack, tmp_path_factory):
         worker = cleanup.enter_context(running_vigil(
             ["--log-level", "info", "worker", "--metrics-port", str(ports["vigil-worker"])], env,
             logs["worker"], cwd=REPO))
-        cleanup.enter_context(running_vigil(
+        procs = {"worker": worker}
+        procs["dispatch"] = cleanup.enter_context(running_vigil(
             ["dispatch", "--config", str(config), "--metrics-port", str(ports["vigil-dispatch"])], env,
             logs["dispatch"], cwd=REPO))
-        cleanup.enter_context(running_vigil(
+        procs["ingest"] = cleanup.enter_context(running_vigil(
             ["ingest", "--http", "--port", str(ports["vigil-ingest"])], env, logs["ingest"], cwd=REPO))
         # the store (SQLite) and the console over it, with an analyst who browses it below
-        cleanup.enter_context(running_vigil(
+        procs["store"] = cleanup.enter_context(running_vigil(
             ["--log-level", "info", "store", "--metrics-port", str(ports["vigil-store"])], env, logs["store"],
             cwd=REPO))
         console_port = free_port()
@@ -318,7 +319,7 @@ def live(stack, tmp_path_factory):
             [sys.executable, "-m", "streams.cli", "console", "user", "add", "prom", "--password-stdin"],
             input=CONSOLE_PASSWORD + "\n", env=env, cwd=REPO, capture_output=True, text=True, timeout=60)
         assert add_user.returncode == 0, add_user.stderr
-        cleanup.enter_context(running_vigil(
+        procs["console"] = cleanup.enter_context(running_vigil(
             ["--log-level", "info", "console", "--port", str(console_port),
              "--metrics-port", str(ports["vigil-console"])], env, logs["console"], cwd=REPO))
         prometheus = cleanup.enter_context(running_prometheus(prometheus_config(ports, tmp), tmp))
@@ -383,7 +384,8 @@ def live(stack, tmp_path_factory):
         waiting: list[str] = []
         with contextlib.suppress(AssertionError):
             wait_for("Prometheus to scrape the final counts", scraped, 60)
-        assert not waiting, f"Prometheus never saw: {waiting}"
+        exited = {name: logs[name].read_text()[-3000:] for name, p in procs.items() if p.poll() is not None}
+        assert not waiting, f"Prometheus never saw: {waiting}; processes that exited: {exited}"
         time.sleep(3)  # a few more scrapes: rates need two samples after the last change
         yield Live(prometheus, logs, ads + [bank_ad], scored, receivers)
 

@@ -62,6 +62,30 @@ def test_writes_are_idempotent_and_an_alerts_status_survives_a_redelivery(store_
         assert queries.alert(conn, alerts[0]["alert_id"])["status"] == "escalated"
 
 
+def _open_after(url: str, start_at: float) -> str | None:
+    """In a child process: wait for the shared start time, open the store; the error, if any."""
+    from streams.store.db import current_revision
+
+    time.sleep(max(0.0, start_at - time.time()))
+    try:
+        return current_revision(open_store_engine(url))
+    except Exception as exc:  # reported to the parent, which asserts on it
+        return f"{type(exc).__name__}: {exc}"
+
+
+def test_processes_that_open_a_new_store_at_once_all_get_the_migrated_schema(store_url):
+    """`vigil store`, `vigil console` and `vigil console user add` start together in a deployment
+    (and in the Prometheus test): their migrations must not race to create the same tables."""
+    import multiprocessing
+
+    from streams.store.db import head_revision
+
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        start_at = time.time() + 3  # past the children's imports
+        results = pool.starmap(_open_after, [(store_url, start_at)] * 4)
+    assert results == [head_revision()] * 4
+
+
 def test_phone_text_cluster_and_photo_searches_find_the_right_ads(store_url, records):
     scored, alerts = records
     engine = open_store_engine(store_url)
