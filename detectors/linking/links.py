@@ -26,6 +26,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from detectors.linking.regroup import regroup
+
 HOUR = 3600.0
 DAY = 24 * HOUR
 WINDOWS = {"1h": HOUR, "24h": DAY, "7d": 7 * DAY}
@@ -223,11 +225,14 @@ class MemoryLinkStore:
         self._parent: dict[str, str] = {}
         self._clusters: dict[str, _Cluster] = {}
         self._unrelated_uses: dict[str, int] = {}  # identifier -> unrelated uses (hubs: see above)
+        self._members: dict[str, list[str]] = {}  # root -> every node of its cluster
+        self._ad_ts: dict[str, float] = {}  # ad id -> when it was posted (for regroups)
 
     def observe(self, obs: Observation, keys: list[str]) -> list[IdentifierStats]:
         out = []
         for key in keys:
             st = self._keys.setdefault(key, _KeyState())
+            self._ad_ts.setdefault(obs.ad_id, obs.ts)
             if obs.ad_id not in st.ad_ids:
                 st.ad_ids.add(obs.ad_id)
                 bisect.insort(st.ad_times, obs.ts)
@@ -284,10 +289,19 @@ class MemoryLinkStore:
             if node not in self._parent:
                 self._parent[node] = node
                 self._clusters[node] = _Cluster()
+                self._members[node] = [node]
+        self._ad_ts.setdefault(obs.ad_id, obs.ts)
         root_of = {n: self._find(n) for n in nodes}
-        hubs = [] if self.hub_limit is None else hub_step(
-            keys, root_of, root_of[nodes[0]], lambda r: self._clusters[r].size > 0,
-            self._unrelated_uses, self.hub_limit)
+        hubs: list[str] = []
+        if self.hub_limit is not None:
+            before = {k: self._unrelated_uses.get(k, 0) for k in keys}
+            hubs = hub_step(keys, root_of, root_of[nodes[0]], lambda r: self._clusters[r].size > 0,
+                            self._unrelated_uses, self.hub_limit)
+            new_hubs = [k for k in hubs if before[k] < self.hub_limit]
+            if new_hubs:  # undo what the new hubs merged before they were known to be hubs
+                for old_root in dict.fromkeys(root_of[k] for k in new_hubs):
+                    self._split_without_hubs(old_root)
+                root_of = {n: self._find(n) for n in nodes}
         roots = list(dict.fromkeys(root_of[n] for n in nodes if n not in hubs))
         root = max(roots, key=lambda r: (self._clusters[r].size, r))
         cluster = self._clusters[root]
@@ -296,6 +310,7 @@ class MemoryLinkStore:
                 continue
             merged = self._clusters.pop(other)
             self._parent[other] = root
+            self._members[root].extend(self._members.pop(other))
             cluster.size += merged.size
             cluster.phones |= merged.phones
             cluster.cities |= merged.cities
@@ -313,6 +328,38 @@ class MemoryLinkStore:
         cluster.first_ts = min(cluster.first_ts, obs.ts)
         cluster.last_ts = max(cluster.last_ts, obs.ts)
         return cluster.summary(root, tuple(hubs))
+
+    def _is_hub(self, node: str) -> bool:
+        return self.hub_limit is not None and self._unrelated_uses.get(node, 0) >= self.hub_limit
+
+    def _split_without_hubs(self, old_root: str) -> None:
+        """Regroup the cluster of `old_root` from its ads and non-hub identifiers (a hub is found
+        only at its third unrelated use, after it has merged the clusters of earlier ones)."""
+        members = self._members.pop(old_root)
+        old = self._clusters.pop(old_root)
+        ads = {n for n in members if n.startswith("ad:")}
+        seen_with = {n: {ad: self._ad_ts[ad] for ad in self._keys[n].ad_ids if f"ad:{ad}" in ads}
+                     for n in members if not n.startswith("ad:") and not self._is_hub(n) and n in self._keys}
+        groups = regroup(ads, seen_with, old_root)
+        grouped = {n for g in groups for n in g.nodes}
+        for node in members:
+            if node not in grouped:  # hubs and identifiers of no kept ad stand alone
+                self._parent[node] = node
+                self._clusters[node] = _Cluster()
+                self._members[node] = [node]
+        for group in groups:
+            cluster = _Cluster(size=len(group.ads), ad_ids=[a for a, _ in group.ads[:CLUSTER_SAMPLE]])
+            for identifier in group.identifiers:
+                if identifier.startswith("phone:"):
+                    cluster.phones.add(identifier.removeprefix("phone:"))
+                cluster.cities.update(self._keys[identifier].cities.latest)
+            times = [self._ad_ts[a] for a, _ in group.ads]
+            cluster.first_ts = min(times, default=old.first_ts)
+            cluster.last_ts = max(times, default=old.last_ts)
+            for node in group.nodes:
+                self._parent[node] = group.root
+            self._clusters[group.root] = cluster
+            self._members[group.root] = list(group.nodes)
 
 
 # ---------------------------------------------------------------- features

@@ -27,7 +27,7 @@ from streams.config import Settings, redis_prefix
 from streams.scoring.runtime import dedupe_key
 
 ID_SUFFIXES = (":ads", ":cities", ":regions", ":phones", ":ages", ":meta")
-CLUSTER_SUFFIXES = ("", ":phones", ":cities", ":ads")
+CLUSTER_SUFFIXES = ("", ":phones", ":cities", ":ads", ":members")
 MAX_TRIES = 50
 
 
@@ -143,6 +143,7 @@ class LinkState:
                     for group in groups:
                         pipe.hset(parent_key, mapping={n: group.root for n in group.nodes})
                         c = f"{P}uf:c:{group.root}"
+                        pipe.sadd(f"{c}:members", *group.nodes)
                         known = [t for _, t in group.ads if t > 0]
                         summary = {"size": len(group.ads),
                                    "first": repr(min(known)) if known else old_first,

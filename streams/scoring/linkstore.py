@@ -79,8 +79,16 @@ local function ck(r) return P .. 'uf:c:' .. r end
 
 local cutoff = now - ttl
 local function forget(n)
-  if redis.call('HGET', parent, n) == n then
-    redis.call('DEL', ck(n), ck(n) .. ':phones', ck(n) .. ':cities', ck(n) .. ':ads')
+  local r = n  -- its root, without touching anything on the way (this is not a use)
+  while true do
+    local p = redis.call('HGET', parent, r)
+    if (not p) or p == r then break end
+    r = p
+  end
+  if r == n then
+    redis.call('DEL', ck(n), ck(n) .. ':phones', ck(n) .. ':cities', ck(n) .. ':ads', ck(n) .. ':members')
+  else
+    redis.call('SREM', ck(r) .. ':members', n)
   end
   redis.call('HDEL', parent, n)
   redis.call('HDEL', uses, n)
@@ -120,6 +128,7 @@ local new_ad = redis.call('HEXISTS', parent, nodes[1]) == 0
 for _, n in ipairs(nodes) do
   if redis.call('HSETNX', parent, n, n) == 1 then
     redis.call('HSET', ck(n), 'size', 0)
+    redis.call('SADD', ck(n) .. ':members', n)
   end
 end
 local root_of = {}
@@ -127,7 +136,7 @@ for _, n in ipairs(nodes) do root_of[n] = find(n) end
 -- hubs (detectors/linking/links.py: hub_step): count this ad's unrelated uses of its
 -- identifiers; those at the limit link nothing
 local function holds_ads(r) return tonumber(redis.call('HGET', ck(r), 'size') or '0') > 0 end
-local linking = {}
+local linking, new_hubs = {}, {}
 for i = 2, #nodes do
   if tonumber(redis.call('HGET', uses, nodes[i]) or '0') < hub_limit then linking[#linking + 1] = nodes[i] end
 end
@@ -140,8 +149,99 @@ for _, k in ipairs(linking) do
         if root_of[o] == own then related = true elseif holds_ads(root_of[o]) then foreign = true end
       end
     end
-    if (not related) and foreign then redis.call('HINCRBY', uses, k, 1) end
+    if (not related) and foreign and redis.call('HINCRBY', uses, k, 1) == hub_limit then
+      new_hubs[#new_hubs + 1] = k
+    end
   end
+end
+
+-- a new hub merged the clusters of its earlier unrelated uses before it was known to be one:
+-- regroup its cluster from its ads and their non-hub identifiers (detectors/linking/regroup.py)
+local function is_hub(n) return tonumber(redis.call('HGET', uses, n) or '0') >= hub_limit end
+local function put(key, list)  -- SADD/RPUSH in chunks (Lua's unpack has a limit)
+  for i = 1, #list, 4000 do
+    redis.call(key[1], key[2], unpack(list, i, math.min(i + 3999, #list)))
+  end
+end
+local function split(old)
+  local up, alive, is_ad, at = {}, {}, {}, {}
+  for _, n in ipairs(redis.call('SMEMBERS', ck(old) .. ':members')) do
+    if redis.call('HEXISTS', parent, n) == 1 then
+      up[n] = n; alive[#alive + 1] = n
+      if string.sub(n, 1, 3) == 'ad:' then is_ad[n] = true end
+    end
+  end
+  local function f(x)
+    while up[x] ~= x do up[x] = up[up[x]]; x = up[x] end
+    return x
+  end
+  for _, n in ipairs(alive) do
+    if not is_ad[n] then
+      local hub_node = is_hub(n)
+      local seen = redis.call('ZRANGE', P .. 'id:' .. n .. ':ads', 0, -1, 'WITHSCORES')
+      for j = 1, #seen, 2 do
+        local a = 'ad:' .. seen[j]
+        if is_ad[a] then
+          local t = tonumber(seen[j + 1])
+          if (not at[a]) or t < at[a] then at[a] = t end
+          if not hub_node then up[f(a)] = f(n) end
+        end
+      end
+    end
+  end
+  local groups, order = {}, {}
+  for _, n in ipairs(alive) do
+    local g = f(n)
+    if not groups[g] then groups[g] = {}; order[#order + 1] = g end
+    table.insert(groups[g], n)
+  end
+  local of, ol = redis.call('HGET', ck(old), 'first'), redis.call('HGET', ck(old), 'last')
+  redis.call('DEL', ck(old), ck(old) .. ':phones', ck(old) .. ':cities', ck(old) .. ':ads', ck(old) .. ':members')
+  for _, g in ipairs(order) do
+    local members, r, ads, phones, cities, first, last = groups[g], nil, {}, {}, {}, nil, nil
+    for _, n in ipairs(members) do
+      if n == old then r = old elseif r ~= old and ((not r) or n > r) then r = n end
+    end
+    local c = ck(r)
+    for _, n in ipairs(members) do
+      redis.call('HSET', parent, n, r)
+      if is_ad[n] then
+        local t = at[n]
+        ads[#ads + 1] = {string.sub(n, 4), t}
+        if t and ((not first) or t < first) then first = t end
+        if t and ((not last) or t > last) then last = t end
+      else
+        if string.sub(n, 1, 6) == 'phone:' then phones[#phones + 1] = string.sub(n, 7) end
+        for _, city in ipairs(redis.call('ZRANGE', P .. 'id:' .. n .. ':cities', 0, -1)) do
+          cities[#cities + 1] = city
+        end
+      end
+    end
+    table.sort(ads, function(x, y)
+      local tx, ty = x[2] or 0, y[2] or 0
+      if tx ~= ty then return tx < ty end
+      return x[1] < y[1]
+    end)
+    redis.call('HSET', c, 'size', #ads)
+    if #ads > 0 then
+      redis.call('HSET', c, 'first', first and string.format('%.17g', first) or (of or '0'),
+                 'last', last and string.format('%.17g', last) or (ol or '0'))
+      local sampled = {}
+      for i = 1, math.min(sample, #ads) do sampled[i] = ads[i][1] end
+      put({'RPUSH', c .. ':ads'}, sampled)
+    end
+    if #phones > 0 then put({'SADD', c .. ':phones'}, phones) end
+    if #cities > 0 then put({'SADD', c .. ':cities'}, cities) end
+    put({'SADD', c .. ':members'}, members)
+    for _, suffix in ipairs({'', ':phones', ':cities', ':ads', ':members'}) do redis.call('EXPIRE', c .. suffix, ttl) end
+  end
+end
+if #new_hubs > 0 then
+  local done = {}
+  for _, k in ipairs(new_hubs) do
+    if not done[root_of[k]] then done[root_of[k]] = true; split(root_of[k]) end
+  end
+  for _, n in ipairs(nodes) do root_of[n] = find(n) end
 end
 local left_out, hub = {}, {}
 for i = 2, #nodes do
@@ -176,7 +276,8 @@ for _, r in ipairs(roots) do
       local moved = redis.call('LRANGE', o .. ':ads', 0, room - 1)
       if #moved > 0 then redis.call('RPUSH', c .. ':ads', unpack(moved)) end
     end
-    redis.call('DEL', o, o .. ':phones', o .. ':cities', o .. ':ads')
+    put({'SADD', c .. ':members'}, redis.call('SMEMBERS', o .. ':members'))
+    redis.call('DEL', o, o .. ':phones', o .. ':cities', o .. ':ads', o .. ':members')
   end
 end
 if new_ad then
@@ -188,7 +289,7 @@ if city ~= '' then redis.call('SADD', c .. ':cities', city) end
 local f, l = redis.call('HGET', c, 'first'), redis.call('HGET', c, 'last')
 if (not f) or ts < tonumber(f) then redis.call('HSET', c, 'first', ARGV[3]) end
 if (not l) or ts > tonumber(l) then redis.call('HSET', c, 'last', ARGV[3]) end
-for _, suffix in ipairs({'', ':phones', ':cities', ':ads'}) do redis.call('EXPIRE', c .. suffix, ttl) end
+for _, suffix in ipairs({'', ':phones', ':cities', ':ads', ':members'}) do redis.call('EXPIRE', c .. suffix, ttl) end
 return {root, redis.call('HGET', c, 'size'), redis.call('HGET', c, 'first'),
         redis.call('HGET', c, 'last'), redis.call('SMEMBERS', c .. ':phones'),
         redis.call('SMEMBERS', c .. ':cities'), redis.call('LRANGE', c .. ':ads', 0, sample - 1),

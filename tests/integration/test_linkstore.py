@@ -69,6 +69,9 @@ def assert_stores_agree(client, observations: list[Observation]) -> set[str]:
             ec.cluster_id, ec.size, ec.phones, ec.cities, ec.ad_ids, ec.left_out)
         assert gc.first_ts == pytest.approx(ec.first_ts) and gc.last_ts == pytest.approx(ec.last_ts)
         hubs_seen.update(gc.left_out)
+    # a new hub regroups its cluster, so the past ads' clusters must agree too
+    for o in observations:
+        assert redis_store.cluster_of(o.ad_id) == memory_store.cluster_of(o.ad_id), o.ad_id
     return hubs_seen
 
 
@@ -98,6 +101,13 @@ def test_a_shared_desk_number_becomes_a_hub_in_redis_as_in_memory(client):
     assert [c.size for c in clusters] == [3, 6, 9, 3, 3]
     assert [c.left_out for c in clusters] == [(), (), (), (f"phone:{desk}",), (f"phone:{desk}",)]
     assert store.cluster_of("dee-0") != store.cluster_of("ann-0") != store.cluster_of("eve-0")
+    # the desk's earlier merges are undone: ann, bea and cat are apart again, each with its ads
+    roots = [store.cluster_of(f"{name}-0") for name in ("ann", "bea", "cat")]
+    assert len(set(roots)) == 3
+    assert [store.cluster_of(f"{name}-desk") for name in ("ann", "bea", "cat")] == roots
+    bea = link_ad(store, Observation(ad_id="bea-3", ts=1.79e9 + 50, city="Reno", region="NV",
+                                     phones=("+17025550001",), template_id="tpl-bea")).cluster
+    assert bea.size == 4 and set(bea.ad_ids) == {"bea-0", "bea-1", "bea-desk", "bea-3"}
 
 
 def test_redelivered_ad_is_not_counted_twice_in_redis(client):

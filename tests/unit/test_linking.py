@@ -89,6 +89,15 @@ def test_a_number_shared_by_unrelated_advertisers_stops_linking_them():
     assert "left_out_hubs" not in clusters[0].as_record()
     assert store.cluster_of("dee-0") != store.cluster_of("ann-0")
     assert store.cluster_of("eve-0") != store.cluster_of("dee-0")
+    # and what the desk merged before it was known to be a hub is undone: ann, bea and cat
+    # are three advertisers again, each with its own three ads
+    firsts = {name: store.cluster_of(f"{name}-0") for name in ("ann", "bea", "cat")}
+    assert len(set(firsts.values())) == 3
+    assert all(store.cluster_of(f"{name}-desk") == root for name, root in firsts.items())
+    again = link_ad(store, obs("bea-3", T0 + 50, phones=(f"+1702555{sum(map(ord, 'bea')):04d}",),
+                               template_id="tpl-bea")).cluster
+    assert again.size == 4 and set(again.ad_ids) == {"bea-0", "bea-1", "bea-desk", "bea-3"}
+    assert again.first_ts == T0 + 10 and again.last_ts == T0 + 50
     # the hub keeps its windows: it is evidence, just not a link
     later = link_ad(store, obs("fay-0", T0 + 100, phones=(DESK,)))
     assert later.stats[0].ads["24h"] == 6 and later.cluster.size == 1
