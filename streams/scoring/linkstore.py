@@ -233,7 +233,9 @@ local function split(old)
     if #phones > 0 then put({'SADD', c .. ':phones'}, phones) end
     if #cities > 0 then put({'SADD', c .. ':cities'}, cities) end
     put({'SADD', c .. ':members'}, members)
-    for _, suffix in ipairs({'', ':phones', ':cities', ':ads', ':members'}) do redis.call('EXPIRE', c .. suffix, ttl) end
+    for _, suffix in ipairs({'', ':phones', ':cities', ':ads', ':members'}) do
+      redis.call('EXPIRE', c .. suffix, ttl)
+    end
   end
 end
 if #new_hubs > 0 then
