@@ -11,8 +11,10 @@ would merge them all. So each identifier counts its *unrelated uses*: ads that c
 none of their other identifiers is already in its cluster but one is in another cluster that
 holds ads (an organisation's own phone, met again beside its own template, is a related use).
 At `HUB_UNRELATED_USES` the identifier is a hub: it still has its windows and counts, but it
-joins no cluster from then on, and each ad that carries it says so (`left_out`). The unrelated
-uses before that merged; an erasure's regroup leaves hubs out too.
+joins no cluster from then on, and each ad that carries it says so (`left_out`). The uses before
+that merged clusters, so the cluster it is in is regrouped at once without it (and without any
+other hub: `detectors/linking/regroup.py`, from the ads each remaining identifier was seen
+with); an erasure's regroup leaves hubs out too.
 
 The logic here is pure; the store is injected: `MemoryLinkStore` for `vigil score`, and the
 Redis store in `streams/linkstore.py` (same contract, tested against the same cases) for the

@@ -125,10 +125,11 @@ local function find(x)
 end
 
 local new_ad = redis.call('HEXISTS', parent, nodes[1]) == 0
+local fresh = {}  -- new nodes: added to the member set of the cluster they end up in, below
 for _, n in ipairs(nodes) do
   if redis.call('HSETNX', parent, n, n) == 1 then
     redis.call('HSET', ck(n), 'size', 0)
-    redis.call('SADD', ck(n) .. ':members', n)
+    fresh[#fresh + 1] = n
   end
 end
 local root_of = {}
@@ -278,10 +279,14 @@ for _, r in ipairs(roots) do
       local moved = redis.call('LRANGE', o .. ':ads', 0, room - 1)
       if #moved > 0 then redis.call('RPUSH', c .. ':ads', unpack(moved)) end
     end
-    put({'SADD', c .. ':members'}, redis.call('SMEMBERS', o .. ':members'))
+    local moved = redis.call('SMEMBERS', o .. ':members')
+    if #moved > 0 then put({'SADD', c .. ':members'}, moved) end
     redis.call('DEL', o, o .. ':phones', o .. ':cities', o .. ':ads', o .. ':members')
   end
 end
+local joined = {}
+for _, n in ipairs(fresh) do if not hub[n] then joined[#joined + 1] = n end end
+if #joined > 0 then redis.call('SADD', c .. ':members', unpack(joined)) end
 if new_ad then
   redis.call('HINCRBY', c, 'size', 1)
   if redis.call('LLEN', c .. ':ads') < sample then redis.call('RPUSH', c .. ':ads', ad_id) end

@@ -13,6 +13,7 @@ from streams.broker.topics import ensure_topics
 from streams.cli import main
 from streams.config import load_settings, redis_prefix
 from streams.scoring.linkstore import RedisLinkStore
+from tests.integration.test_linkstore import assert_member_sets_match
 
 PHONE = "+17025550123"
 
@@ -57,6 +58,7 @@ def test_forget_an_ad_and_a_phone_across_every_store(stack, topic_prefix, tmp_pa
     assert links.cluster_of("f1") == links.cluster_of("f2")
     root = links.cluster_of("f1")
     assert client.hget(f"{P}uf:c:{root}", "size") == "2" and "f3" not in client.lrange(f"{P}uf:c:{root}:ads", 0, -1)
+    assert_member_sets_match(client, P)  # what a later hub's regroup would read
     assert "  dedupe check seen-ads: 1 duplicate-check key(s) deleted" in out, out
     assert not client.exists(f"{P}seen:f3") and client.exists(f"{P}seen:f1"), "only f3's key goes"
 
@@ -67,6 +69,7 @@ def test_forget_an_ad_and_a_phone_across_every_store(stack, topic_prefix, tmp_pa
     assert "2 stored result(s) deleted" in out
     assert not client.exists(f"{P}result:f1") and not client.exists(f"{P}result:f2")
     assert links.cluster_of("f1") != links.cluster_of("f2"), "the phone was their only link"
+    assert_member_sets_match(client, P)
     leftovers = []
     for key in client.scan_iter(match=f"{P}*"):
         kind = client.type(key)

@@ -52,6 +52,30 @@ def advertisers_with_hubs(seed: int, n: int) -> list[Observation]:
     return out
 
 
+def assert_member_sets_match(client, prefix: str) -> None:
+    """Each cluster's member set (what a hub's regroup reads) holds exactly the nodes whose
+    root it is: merges moved them, idle nodes left, regroups rewrote them."""
+    def text(value) -> str:
+        return value.decode() if isinstance(value, bytes) else value
+
+    parent = {text(k): text(v) for k, v in client.hgetall(f"{prefix}uf:parent").items()}
+
+    def root(n: str) -> str:
+        while parent[n] != n:
+            n = parent[n]
+        return n
+
+    by_root: dict[str, set[str]] = {}
+    for node in parent:
+        by_root.setdefault(root(node), set()).add(node)
+    sets = {text(key)[len(f"{prefix}uf:c:"):-len(":members")]
+            for key in client.scan_iter(f"{prefix}uf:c:*:members")}
+    for r, nodes in by_root.items():
+        if nodes != {r}:  # a lone node (a new hub, an identifier left by a regroup) needs no set
+            assert {text(m) for m in client.smembers(f"{prefix}uf:c:{r}:members")} == nodes, r
+    assert sets <= set(by_root), "a member set of a cluster that is gone"
+
+
 def assert_stores_agree(client, observations: list[Observation]) -> set[str]:
     """Link each observation in both stores; every answer equal. Returns the hubs left out."""
     redis_store = RedisLinkStore(client, prefix=f"test:{uuid.uuid4().hex}:")
@@ -72,6 +96,7 @@ def assert_stores_agree(client, observations: list[Observation]) -> set[str]:
     # a new hub regroups its cluster, so the past ads' clusters must agree too
     for o in observations:
         assert redis_store.cluster_of(o.ad_id) == memory_store.cluster_of(o.ad_id), o.ad_id
+    assert_member_sets_match(client, redis_store.prefix)
     return hubs_seen
 
 
@@ -239,6 +264,7 @@ def test_idle_clusters_and_template_assignments_are_forgotten_after_the_link_ret
     assert parent == {f"ad:new{i}" for i in range(20)} | {f"phone:+1303555{i:04d}" for i in range(20)}
     assert not any(client.exists(f"{prefix}uf:c:{r}") for r in old_roots)
     assert client.zcard(f"{prefix}uf:touched") == len(parent)
+    assert_member_sets_match(client, prefix)
     assert _members(client, f"{prefix}tpl:of") == {f"new{i}" for i in range(20)}
     # the new ads' template is their own (new0), not an old ad's forgotten one; the old ids met
     # as candidates left the shared band
@@ -264,6 +290,7 @@ def test_a_cluster_in_use_is_kept_and_only_its_idle_ads_are_forgotten(client):
     assert "ad:a1" not in parent, "a1 was idle for 40 days"
     assert {"ad:a2", "ad:a3", "phone:+17205550199"} <= parent
     assert store.cluster_of("a2") == store.cluster_of("a3") == cluster.cluster_id
+    assert_member_sets_match(client, prefix)  # a1 left its cluster's member set too
 
 
 def test_a_batch_in_one_round_trip_gives_what_ad_by_ad_calls_give(client):
