@@ -117,10 +117,11 @@ class LinkState:
                     pipe.watch(*(f"{P}uf:c:{old_root}{s}" for s in CLUSTER_SUFFIXES))
                     kept_ads = {n for n in members if n.startswith("ad:") and n not in dropped}
                     seen_with = {}
-                    for identifier in members:
-                        if identifier.startswith("ad:") or identifier in dropped:
-                            continue
-                        if int(pipe.hget(f"{P}uf:unrelated", identifier) or 0) >= HUB_UNRELATED_USES:
+                    identifiers = [n for n in members if not n.startswith("ad:") and n not in dropped]
+                    uses = dict(zip(identifiers, pipe.hmget(f"{P}uf:unrelated", identifiers), strict=True)
+                                ) if identifiers else {}
+                    for identifier in identifiers:
+                        if int(uses[identifier] or 0) >= HUB_UNRELATED_USES:
                             continue  # a hub links nothing (detectors/linking/links.py)
                         seen_with[identifier] = {_s(a): float(t) for a, t in
                                                  pipe.zrange(f"{P}id:{identifier}:ads", 0, -1, withscores=True)}

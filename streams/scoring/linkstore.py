@@ -136,7 +136,11 @@ local root_of = {}
 for _, n in ipairs(nodes) do root_of[n] = find(n) end
 -- hubs (detectors/linking/links.py: hub_step): count this ad's unrelated uses of its
 -- identifiers; those at the limit link nothing
-local function holds_ads(r) return tonumber(redis.call('HGET', ck(r), 'size') or '0') > 0 end
+local held = {}  -- root -> holds ads (asked once per root, not once per pair)
+local function holds_ads(r)
+  if held[r] == nil then held[r] = tonumber(redis.call('HGET', ck(r), 'size') or '0') > 0 end
+  return held[r]
+end
 local linking, new_hubs = {}, {}
 for i = 2, #nodes do
   if tonumber(redis.call('HGET', uses, nodes[i]) or '0') < hub_limit then linking[#linking + 1] = nodes[i] end
@@ -165,6 +169,9 @@ local function put(key, list)  -- SADD/RPUSH in chunks (Lua's unpack has a limit
   end
 end
 local function split(old)
+  -- a cluster formed before member sets were kept (state of an older version) has none: it
+  -- stays as it is rather than lose the nodes the set does not name
+  if redis.call('EXISTS', ck(old) .. ':members') == 0 then return end
   local up, alive, is_ad, at = {}, {}, {}, {}
   for _, n in ipairs(redis.call('SMEMBERS', ck(old) .. ':members')) do
     if redis.call('HEXISTS', parent, n) == 1 then

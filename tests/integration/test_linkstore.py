@@ -135,6 +135,27 @@ def test_a_shared_desk_number_becomes_a_hub_in_redis_as_in_memory(client):
     assert bea.size == 4 and set(bea.ad_ids) == {"bea-0", "bea-1", "bea-desk", "bea-3"}
 
 
+def test_a_cluster_from_before_member_sets_is_kept_whole_when_a_hub_forms(client):
+    """Link state written by an older version has no member sets: a hub forming in such a
+    cluster must leave it as it was (merged), never drop the nodes a missing set does not name."""
+    prefix = f"test:{uuid.uuid4().hex}:"
+    store = RedisLinkStore(client, prefix=prefix)
+    desk = "+17025550999"
+    for i, name in enumerate(["ann", "bea", "cat", "dee"]):
+        own, t = f"+1702555{i:04d}", 1.79e9 + 10 * i
+        for j in range(2):
+            link_ad(store, Observation(ad_id=f"{name}-{j}", ts=t + j, city="Reno", region="NV",
+                                       phones=(own,), template_id=f"tpl-{name}"))
+        if name == "dee":  # the older version's state: no member sets at all
+            client.delete(*client.scan_iter(f"{prefix}uf:c:*:members"))
+        last = link_ad(store, Observation(ad_id=f"{name}-desk", ts=t + 2, city="Reno", region="NV",
+                                          phones=(own, desk), template_id=f"tpl-{name}")).cluster
+    assert last.left_out == (f"phone:{desk}",)  # dee's ad made the desk a hub
+    root = store.cluster_of("ann-0")
+    assert store.cluster_of("bea-0") == store.cluster_of("cat-desk") == root
+    assert int(client.hget(f"{prefix}uf:c:{root}", "size")) == 9
+
+
 def test_redelivered_ad_is_not_counted_twice_in_redis(client):
     store = RedisLinkStore(client, prefix=f"test:{uuid.uuid4().hex}:")
     o = Observation(ad_id="x", ts=1.79e9, city="Denver", phones=("+17205550100",))
