@@ -11,6 +11,8 @@ import csv
 import io
 from datetime import UTC, datetime
 
+from detectors.linking.template_form import forms_by_template
+
 CSV_COLUMNS = ("ad_id", "posted_at", "city", "region", "severity", "risk", "cluster_id", "phones", "emails",
                "handles", "template_id", "title", "url")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -68,6 +70,9 @@ def case_json(cluster_id: str, summary: dict | None, ads: list[dict], *, exporte
         "emails": union("emails"),
         "handles": union("handles"),
         "templates": sorted({e["template_id"] for e in entries if e["template_id"]}),
+        # each shared template's readable form: its fixed words, a slot where the ads differ
+        "template_forms": [{"template_id": t, **form.as_record()} for t, form in forms_by_template(
+            [(e["template_id"], e["body"]) for e in reversed(entries)])],
         "summary_at_last_score": summary,
         "ads": entries,
     }

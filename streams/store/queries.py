@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, desc, func, or_, select, text
 
 from detectors.images.banks import THRESHOLDS
+from detectors.linking.template_form import TemplateForm, forms_by_template
 from streams.store import schema
 from streams.store.rows import dhash_bands
 
@@ -120,6 +121,8 @@ class ClusterView:
     last_ts: float | None
     merged_into: str | None = None
     absorbed: list[str] = field(default_factory=list)
+    # the shared templates in readable form: fixed words and the slots where the ads differ
+    template_forms: list[tuple[str, TemplateForm]] = field(default_factory=list)
 
 
 def cluster_members(conn: Connection, cluster_id: str, depth: int = 3) -> tuple[set[str], list[str]]:
@@ -197,7 +200,21 @@ def cluster(conn: Connection, cluster_id: str) -> ClusterView | None:
         absorbed=absorbed,
     )
     view.merged_into = merged_into(conn, cluster_id, members)
+    view.template_forms = template_forms(conn, [t for t, n in view.templates if n >= 2][:5], present)
     return view
+
+
+def template_forms(conn: Connection, template_ids: list[str], ad_ids: list[str]) -> list[tuple[str, TemplateForm]]:
+    """The readable form of each template among `ad_ids`, from their newest stored bodies."""
+    if not template_ids or not ad_ids:
+        return []
+    a = schema.ads.c
+    rows = []
+    for k in range(0, len(ad_ids), 500):
+        rows += conn.execute(select(a.template_id, a.body, a.posted_ts)
+                             .where(a.ad_id.in_(ad_ids[k:k + 500]), a.template_id.in_(template_ids))).all()
+    rows.sort(key=lambda r: -(r.posted_ts or 0))
+    return forms_by_template([(r.template_id, r.body or "") for r in rows])
 
 
 # ---------------------------------------------------------------- search

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -173,6 +174,15 @@ def test_an_analyst_works_an_alert_in_a_real_browser(stack, topic_prefix, tmp_pa
                      for a in driver.find_elements(By.CSS_SELECTOR, "#cluster-ads tbody a")}
             assert {r["ad_id"] for r in scored if r["cluster"]["cluster_id"] == cluster_id} <= shown
             assert len(driver.find_elements(By.CSS_SELECTOR, "#timeline svg circle")) == len(shown)
+            # each template two or more of its ads share, in readable form (fixed words, slots)
+            by_template = Counter(r["link"]["template_id"] for r in scored if r["ad_id"] in shown)
+            shared = {t for t, n in by_template.items() if n >= 2}
+            forms = driver.find_elements(By.CSS_SELECTOR, "#cluster-templates .template-form")
+            assert len(forms) == min(len(shared), 5)
+            for form in forms:
+                template_id = form.find_element(By.TAG_NAME, "code").text
+                assert template_id in shared
+                assert form.find_element(By.CLASS_NAME, "template-text").text.strip()
             driver.save_screenshot(str(shots / "console-cluster.png"))
 
             # export the cluster as CSV and JSON for a case file
@@ -185,6 +195,8 @@ def test_an_analyst_works_an_alert_in_a_real_browser(stack, topic_prefix, tmp_pa
             assert len(files) == 2
             case = json.loads(next(downloads.glob("*.json")).read_text())
             assert {a["ad_id"] for a in case["ads"]} == shown and case["exported_by"] == "ana"
+            assert {f["template_id"] for f in case["template_forms"]} == {
+                f.find_element(By.TAG_NAME, "code").text for f in forms}
             with open(next(downloads.glob("*.csv")), newline="", encoding="utf-8") as fh:
                 assert {row["ad_id"] for row in csv.DictReader(fh)} == shown
 

@@ -94,6 +94,17 @@ def test_case_file_json_holds_every_ad_with_text_and_identifiers():
     assert case["ads"][0]["body"] == "body text" and case["ads"][0]["reasons"][0]["code"] == "r"
 
 
+def test_case_file_json_shows_each_shared_template_with_its_slots():
+    ads = [{**AD, "ad_id": f"a{i}", "posted_ts": 1_790_000_000.0 + i, "body": f"Ask for {name} at the front desk"}
+           for i, name in enumerate(["Ana", "Bea", "Cat"])]
+    ads.append({**AD, "ad_id": "solo", "template_id": "t2", "body": "something else"})
+    case = case_json("c", None, ads, exported_by="ana", exported_at=0)
+    (form,) = case["template_forms"]  # t2 has one ad: no form
+    assert form["template_id"] == "t1" and form["ads"] == 3
+    assert form["text"] == "Ask for [Cat | Bea | Ana] at the front desk"  # newest first
+    assert form["slots"] == [{"values": ["Cat", "Bea", "Ana"], "distinct": 3}]
+
+
 def test_case_file_csv_defuses_spreadsheet_formulas():
     case = case_json("c", None, [AD], exported_by="ana", exported_at=0)
     rows = list(csv.DictReader(io.StringIO(case_csv(case))))
