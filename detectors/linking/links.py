@@ -35,6 +35,7 @@ DAY = 24 * HOUR
 WINDOWS = {"1h": HOUR, "24h": DAY, "7d": 7 * DAY}
 MOVEMENT_WINDOW = 30 * DAY
 CLUSTER_SAMPLE = 50  # ad ids / phones / cities kept per cluster summary
+REGROUPED_IDS = 1000  # ad ids listed per cluster a hub's regroup made (oldest first)
 
 IDENTIFIER_KINDS = ("phone", "email", "handle", "photo", "tpl")
 # an identifier seen this many times beside another advertiser's established cluster, with
@@ -101,6 +102,14 @@ class ClusterSummary:
     last_ts: float
     ad_ids: tuple[str, ...]
     left_out: tuple[str, ...] = ()  # this ad's identifiers not linked: hubs (see the docstring)
+    # the clusters a new hub's cluster fell into, when this ad made the hub:
+    # (old cluster id, new cluster id, its ads, up to REGROUPED_IDS of their ids oldest first)
+    regrouped: tuple[tuple[str, str, int, tuple[str, ...]], ...] = ()
+
+    def regrouped_record(self) -> list[dict]:
+        """The regroup as the scored record's `link.regrouped` (the store moves those ads)."""
+        return [{"from": old, "cluster_id": new, "size": size, "ad_ids": list(ads)}
+                for old, new, size, ads in self.regrouped]
 
     @property
     def span_days(self) -> float:
@@ -188,7 +197,8 @@ class _Cluster:
     last_ts: float = float("-inf")
     ad_ids: list[str] = field(default_factory=list)
 
-    def summary(self, root: str, left_out: tuple[str, ...] = ()) -> ClusterSummary:
+    def summary(self, root: str, left_out: tuple[str, ...] = (),
+                regrouped: tuple[tuple[str, str, int, tuple[str, ...]], ...] = ()) -> ClusterSummary:
         return ClusterSummary(
             cluster_id=root,
             size=self.size,
@@ -198,6 +208,7 @@ class _Cluster:
             last_ts=self.last_ts,
             ad_ids=tuple(self.ad_ids[:CLUSTER_SAMPLE]),
             left_out=left_out,
+            regrouped=regrouped,
         )
 
 
@@ -295,6 +306,7 @@ class MemoryLinkStore:
         self._ad_ts.setdefault(obs.ad_id, obs.ts)
         root_of = {n: self._find(n) for n in nodes}
         hubs: list[str] = []
+        regrouped: list[tuple[str, str, int, tuple[str, ...]]] = []
         if self.hub_limit is not None:
             before = {k: self._unrelated_uses.get(k, 0) for k in keys}
             hubs = hub_step(keys, root_of, root_of[nodes[0]], lambda r: self._clusters[r].size > 0,
@@ -302,7 +314,7 @@ class MemoryLinkStore:
             new_hubs = [k for k in hubs if before[k] < self.hub_limit]
             if new_hubs:  # undo what the new hubs merged before they were known to be hubs
                 for old_root in dict.fromkeys(root_of[k] for k in new_hubs):
-                    self._split_without_hubs(old_root)
+                    regrouped += self._split_without_hubs(old_root)
                 root_of = {n: self._find(n) for n in nodes}
         roots = list(dict.fromkeys(root_of[n] for n in nodes if n not in hubs))
         root = max(roots, key=lambda r: (self._clusters[r].size, r))
@@ -329,14 +341,15 @@ class MemoryLinkStore:
             cluster.cities.add(obs.city)
         cluster.first_ts = min(cluster.first_ts, obs.ts)
         cluster.last_ts = max(cluster.last_ts, obs.ts)
-        return cluster.summary(root, tuple(hubs))
+        return cluster.summary(root, tuple(hubs), tuple(regrouped))
 
     def _is_hub(self, node: str) -> bool:
         return self.hub_limit is not None and self._unrelated_uses.get(node, 0) >= self.hub_limit
 
-    def _split_without_hubs(self, old_root: str) -> None:
+    def _split_without_hubs(self, old_root: str) -> list[tuple[str, str, int, tuple[str, ...]]]:
         """Regroup the cluster of `old_root` from its ads and non-hub identifiers (a hub is found
-        only at its third unrelated use, after it has merged the clusters of earlier ones)."""
+        only at its third unrelated use, after it has merged the clusters of earlier ones);
+        returns the clusters with ads it fell into (see `ClusterSummary.regrouped`)."""
         members = self._members.pop(old_root)
         old = self._clusters.pop(old_root)
         ads = {n for n in members if n.startswith("ad:")}
@@ -362,6 +375,7 @@ class MemoryLinkStore:
                 self._parent[node] = group.root
             self._clusters[group.root] = cluster
             self._members[group.root] = list(group.nodes)
+        return [(old_root, g.root, len(g.ads), tuple(a for a, _ in g.ads[:REGROUPED_IDS])) for g in groups if g.ads]
 
 
 # ---------------------------------------------------------------- features
@@ -387,7 +401,7 @@ class LinkFeatures:
         return best, best_stat
 
     def as_record(self) -> dict:
-        return {
+        record = {
             "template_id": self.template_id,
             "identifiers": [
                 {
@@ -401,6 +415,9 @@ class LinkFeatures:
                 for st in self.stats
             ],
         }
+        if self.cluster.regrouped:  # this ad made a hub: where the ads of its old cluster went
+            record["regrouped"] = self.cluster.regrouped_record()
+        return record
 
 
 def link_ad(store: LinkStore, obs: Observation) -> LinkFeatures:

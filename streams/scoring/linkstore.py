@@ -24,6 +24,7 @@ from detectors.linking.links import (
     CLUSTER_SAMPLE,
     HUB_UNRELATED_USES,
     MOVEMENT_WINDOW,
+    REGROUPED_IDS,
     WINDOWS,
     ClusterSummary,
     IdentifierStats,
@@ -71,10 +72,10 @@ local P = ARGV[1]
 local ad_id, ts, city = ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local n_phones = tonumber(ARGV[5])
 local sample, ttl, prune = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-local now, hub_limit = tonumber(ARGV[9]), tonumber(ARGV[10])
+local now, hub_limit, regrouped_ids = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
 local parent, touched, uses = P .. 'uf:parent', P .. 'uf:touched', P .. 'uf:unrelated'
 local nodes = {}
-for i = 11 + n_phones, #ARGV do nodes[#nodes + 1] = ARGV[i] end
+for i = 12 + n_phones, #ARGV do nodes[#nodes + 1] = ARGV[i] end
 local function ck(r) return P .. 'uf:c:' .. r end
 
 local cutoff = now - ttl
@@ -171,7 +172,7 @@ end
 local function split(old)
   -- a cluster formed before member sets were kept (state of an older version) has none: it
   -- stays as it is rather than lose the nodes the set does not name
-  if redis.call('EXISTS', ck(old) .. ':members') == 0 then return end
+  if redis.call('EXISTS', ck(old) .. ':members') == 0 then return {} end
   local up, alive, is_ad, at = {}, {}, {}, {}
   for _, n in ipairs(redis.call('SMEMBERS', ck(old) .. ':members')) do
     if redis.call('HEXISTS', parent, n) == 1 then
@@ -203,6 +204,7 @@ local function split(old)
     if not groups[g] then groups[g] = {}; order[#order + 1] = g end
     table.insert(groups[g], n)
   end
+  local made = {}  -- {old, root, ads, {ad ids oldest first}} of each group with ads
   local of, ol = redis.call('HGET', ck(old), 'first'), redis.call('HGET', ck(old), 'last')
   redis.call('DEL', ck(old), ck(old) .. ':phones', ck(old) .. ':cities', ck(old) .. ':ads', ck(old) .. ':members')
   for _, g in ipairs(order) do
@@ -232,6 +234,9 @@ local function split(old)
     end)
     redis.call('HSET', c, 'size', #ads)
     if #ads > 0 then
+      local listed = {}
+      for i = 1, math.min(regrouped_ids, #ads) do listed[i] = ads[i][1] end
+      made[#made + 1] = {old, r, #ads, listed}
       redis.call('HSET', c, 'first', first and string.format('%.17g', first) or (of or '0'),
                  'last', last and string.format('%.17g', last) or (ol or '0'))
       local sampled = {}
@@ -245,11 +250,17 @@ local function split(old)
       redis.call('EXPIRE', c .. suffix, ttl)
     end
   end
+  table.sort(made, function(x, y) return x[2] < y[2] end)
+  return made
 end
+local regrouped = {}
 if #new_hubs > 0 then
   local done = {}
   for _, k in ipairs(new_hubs) do
-    if not done[root_of[k]] then done[root_of[k]] = true; split(root_of[k]) end
+    if not done[root_of[k]] then
+      done[root_of[k]] = true
+      for _, g in ipairs(split(root_of[k])) do regrouped[#regrouped + 1] = g end
+    end
   end
   for _, n in ipairs(nodes) do root_of[n] = find(n) end
 end
@@ -298,7 +309,7 @@ if new_ad then
   redis.call('HINCRBY', c, 'size', 1)
   if redis.call('LLEN', c .. ':ads') < sample then redis.call('RPUSH', c .. ':ads', ad_id) end
 end
-for i = 1, n_phones do redis.call('SADD', c .. ':phones', ARGV[10 + i]) end
+for i = 1, n_phones do redis.call('SADD', c .. ':phones', ARGV[11 + i]) end
 if city ~= '' then redis.call('SADD', c .. ':cities', city) end
 local f, l = redis.call('HGET', c, 'first'), redis.call('HGET', c, 'last')
 if (not f) or ts < tonumber(f) then redis.call('HSET', c, 'first', ARGV[3]) end
@@ -307,7 +318,7 @@ for _, suffix in ipairs({'', ':phones', ':cities', ':ads', ':members'}) do redis
 return {root, redis.call('HGET', c, 'size'), redis.call('HGET', c, 'first'),
         redis.call('HGET', c, 'last'), redis.call('SMEMBERS', c .. ':phones'),
         redis.call('SMEMBERS', c .. ':cities'), redis.call('LRANGE', c .. ':ads', 0, sample - 1),
-        left_out}
+        left_out, regrouped}
 """
 
 FIND_LUA = """
@@ -411,7 +422,8 @@ class RedisLinkStore:
         nodes = [f"ad:{obs.ad_id}", *keys]
         return {"keys": [], "args": [self.prefix, obs.ad_id, repr(obs.ts), obs.city or "",
                                      len(obs.phones), CLUSTER_SAMPLE, self.ttl_s, PRUNE_PER_CALL,
-                                     repr(self.clock()), HUB_UNRELATED_USES, *obs.phones, *nodes]}
+                                     repr(self.clock()), HUB_UNRELATED_USES, REGROUPED_IDS, *obs.phones,
+                                     *nodes]}
 
     def link(self, obs: Observation, keys: list[str]) -> tuple[list[IdentifierStats], ClusterSummary]:
         """Observe (when there are keys) and union in one pipelined round trip, after any
@@ -466,7 +478,7 @@ class RedisLinkStore:
 
     @staticmethod
     def _cluster(reply) -> ClusterSummary:
-        root, size, first, last, phones, cities, ads, left_out = reply
+        root, size, first, last, phones, cities, ads, left_out, regrouped = reply
         return ClusterSummary(
             cluster_id=_s(root),
             size=int(size),
@@ -476,6 +488,8 @@ class RedisLinkStore:
             last_ts=float(_s(last)),
             ad_ids=tuple(_s(a) for a in ads),
             left_out=tuple(_s(k) for k in left_out),
+            regrouped=tuple((_s(old), _s(new), int(n), tuple(_s(a) for a in ids))
+                            for old, new, n, ids in regrouped),
         )
 
 

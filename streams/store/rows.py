@@ -30,6 +30,8 @@ class AdRows:
     images: list[dict] = field(default_factory=list)
     cluster: dict | None = None
     cluster_ads: list[dict] = field(default_factory=list)
+    # a hub's regroup this ad caused: {from, cluster_id, size, ad_ids} (links.py: regrouped)
+    regrouped: list[dict] = field(default_factory=list)
 
 
 def timestamp(value) -> float | None:
@@ -153,6 +155,15 @@ def scored_ad_rows(record: dict, *, stored_at: float) -> AdRows:
         }
         members = {ad_id} | {a for a in cluster.get("ad_ids") or [] if isinstance(a, str) and len(a) <= MAX_ID}
         rows.cluster_ads = [{"cluster_id": cluster_id, "ad_id": a} for a in sorted(members)]
+    for moved in link.get("regrouped") or []:
+        if not isinstance(moved, dict):
+            raise BadRecord("link.regrouped holds something other than an object")
+        old, new, size = moved.get("from"), moved.get("cluster_id"), moved.get("size")
+        if not (isinstance(old, str) and isinstance(new, str) and isinstance(size, int)
+                and 0 < len(old) <= MAX_ID and 0 < len(new) <= MAX_ID):
+            raise BadRecord("link.regrouped: each needs from, cluster_id (ids) and size (an integer)")
+        ids = [a for a in moved.get("ad_ids") or [] if isinstance(a, str) and len(a) <= MAX_ID]
+        rows.regrouped.append({"from": old, "cluster_id": new, "size": size, "ad_ids": ids})
     return rows
 
 

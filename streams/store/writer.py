@@ -93,25 +93,58 @@ class StoreWriter:
                         conn, table, _last_by(rows, *keys),
                         lambda stmt, keys=keys: stmt.on_conflict_do_nothing(index_elements=list(keys)),
                         table.c[keys[0]]))
-            cluster_rows = [a.cluster for a in ads if a.cluster]
-            if cluster_rows:
-                biggest: dict[str, dict] = {}
-                for row in cluster_rows:
-                    if row["size"] >= biggest.get(row["cluster_id"], {"size": -1})["size"]:
-                        biggest[row["cluster_id"]] = row
-                def upsert_clusters(stmt):
-                    changed = {c: stmt.excluded[c] for c in ("size", "phones", "cities", "first_ts", "last_ts",
-                                                              "updated_at")}
-                    return stmt.on_conflict_do_update(index_elements=["cluster_id"], set_=changed,
-                                                      where=stmt.excluded.size > schema.clusters.c.size)
-                counts.add("clusters", self._written(conn, schema.clusters, list(biggest.values()),
-                                                     upsert_clusters, schema.clusters.c.cluster_id))
+            # cluster summaries grow only; a hub's regroup (carried by the ad that made the hub)
+            # shrinks its cluster, so summaries from before it in the batch go first
+            segment: list[dict] = []
+            for a in ads:
+                if a.regrouped:
+                    self._upsert_clusters(conn, segment, counts)
+                    segment = []
+                    for moved in a.regrouped:
+                        counts.add("ads_regrouped", self._regroup(conn, moved, a.ad["stored_at"]))
+                if a.cluster:
+                    segment.append(a.cluster)
+            self._upsert_clusters(conn, segment, counts)
             if alerts:
                 counts.add("alerts", self._written(
                     conn, schema.alerts, _last_by(alerts, "alert_id"),
                     lambda stmt: stmt.on_conflict_do_nothing(index_elements=["alert_id"]),
                     schema.alerts.c.alert_id))
         return counts
+
+    def _upsert_clusters(self, conn, cluster_rows: list[dict], counts: WriteCounts) -> None:
+        if not cluster_rows:
+            return
+        biggest: dict[str, dict] = {}
+        for row in cluster_rows:
+            if row["size"] >= biggest.get(row["cluster_id"], {"size": -1})["size"]:
+                biggest[row["cluster_id"]] = row
+
+        def upsert_clusters(stmt):
+            changed = {c: stmt.excluded[c] for c in ("size", "phones", "cities", "first_ts", "last_ts",
+                                                      "updated_at")}
+            return stmt.on_conflict_do_update(index_elements=["cluster_id"], set_=changed,
+                                              where=stmt.excluded.size > schema.clusters.c.size)
+        counts.add("clusters", self._written(conn, schema.clusters, list(biggest.values()),
+                                             upsert_clusters, schema.clusters.c.cluster_id))
+
+    def _regroup(self, conn, moved: dict, now: float) -> int:
+        """Move the ads a hub's regroup put in cluster `moved["cluster_id"]` there, take them out
+        of the old cluster's sample and set the cluster's size; returns the ads moved."""
+        old, new, size = moved["from"], moved["cluster_id"], moved["size"]
+        ads, cluster_ads, clusters = schema.ads.c, schema.cluster_ads.c, schema.clusters.c
+        n = 0
+        for chunk in _chunks(moved["ad_ids"]):
+            n += conn.execute(update(schema.ads).where(ads.ad_id.in_(chunk), ads.cluster_id != new)
+                              .values(cluster_id=new, cluster_size=size)).rowcount
+            if new != old:
+                conn.execute(delete(schema.cluster_ads).where(cluster_ads.cluster_id == old,
+                                                              cluster_ads.ad_id.in_(chunk)))
+        if conn.execute(update(schema.clusters).where(clusters.cluster_id == new)
+                        .values(size=size, updated_at=now)).rowcount == 0:
+            conn.execute(schema.clusters.insert().values(cluster_id=new, size=size, phones="[]", cities="[]",
+                                                         updated_at=now))
+        return n
 
     # ---------------------------------------------------------------- removal
 

@@ -89,8 +89,8 @@ def assert_stores_agree(client, observations: list[Observation]) -> set[str]:
                 e.key, e.ads, e.cities_30d, e.regions_30d, e.phones_30d, e.ages, e.cities)
             assert g.first_seen == pytest.approx(e.first_seen, abs=1e-3)
         ec, gc = expected.cluster, got.cluster
-        assert (gc.cluster_id, gc.size, gc.phones, gc.cities, gc.ad_ids, gc.left_out) == (
-            ec.cluster_id, ec.size, ec.phones, ec.cities, ec.ad_ids, ec.left_out)
+        assert (gc.cluster_id, gc.size, gc.phones, gc.cities, gc.ad_ids, gc.left_out, gc.regrouped) == (
+            ec.cluster_id, ec.size, ec.phones, ec.cities, ec.ad_ids, ec.left_out, ec.regrouped)
         assert gc.first_ts == pytest.approx(ec.first_ts) and gc.last_ts == pytest.approx(ec.last_ts)
         hubs_seen.update(gc.left_out)
     # a new hub regroups its cluster, so the past ads' clusters must agree too
@@ -126,6 +126,10 @@ def test_a_shared_desk_number_becomes_a_hub_in_redis_as_in_memory(client):
     assert [c.size for c in clusters] == [3, 6, 9, 3, 3]
     assert [c.left_out for c in clusters] == [(), (), (), (f"phone:{desk}",), (f"phone:{desk}",)]
     assert store.cluster_of("dee-0") != store.cluster_of("ann-0") != store.cluster_of("eve-0")
+    # dee's ad made the desk a hub and says where the desk's cluster went (for the store)
+    assert [c.regrouped != () for c in clusters] == [False, False, False, True, False]
+    assert {(n, ids) for _, _, n, ids in clusters[3].regrouped} == {
+        (3, (f"{name}-0", f"{name}-1", f"{name}-desk")) for name in ("ann", "bea", "cat")}
     # the desk's earlier merges are undone: ann, bea and cat are apart again, each with its ads
     roots = [store.cluster_of(f"{name}-0") for name in ("ann", "bea", "cat")]
     assert len(set(roots)) == 3

@@ -86,6 +86,37 @@ def test_processes_that_open_a_new_store_at_once_all_get_the_migrated_schema(sto
     assert results == [head_revision()] * 4
 
 
+def test_a_hubs_regroup_moves_the_ads_of_its_old_cluster_in_the_store(store_url, records):
+    """A desk number chained three advertisers into cluster A before it was found to be a hub;
+    the ad that made it a hub carries the regroup (link.regrouped). In one batch with the ads
+    before and after it, and again when the batch is redelivered, the store ends with A, B and C
+    apart, each with its own ads and size, as the link state has them."""
+    base = records[0][:11]
+
+    def scored(i: int, cluster_id: str, size: int, sample: list[str], **link) -> dict:
+        r = base[i]
+        return {**r, "cluster": {**r["cluster"], "cluster_id": cluster_id, "size": size, "ad_ids": sample},
+                "link": {**r["link"], **link}}
+
+    ids = [r["ad_id"] for r in base]
+    batch = [scored(i, "A", i + 1, ids[:i + 1]) for i in range(9)]
+    groups = {"A": ids[0:3], "B": ids[3:6], "C": ids[6:9]}
+    batch.append(scored(9, "D", 1, [ids[9]], regrouped=[
+        {"from": "A", "cluster_id": c, "size": 3, "ad_ids": ads} for c, ads in groups.items()]))
+    batch.append(scored(10, "B", 4, groups["B"] + [ids[10]]))
+    engine = open_store_engine(store_url)
+    writer = StoreWriter(engine)
+    for attempt in (1, 2):  # the second time: a redelivered batch
+        counts = write_all(writer, batch, [], batch=len(batch))
+        assert counts["ads_regrouped"] == (6 if attempt == 1 else 0)  # A's own three stay
+        with engine.connect() as conn:
+            for cluster_id, expected in {**groups, "B": groups["B"] + [ids[10]], "D": [ids[9]]}.items():
+                view = queries.cluster(conn, cluster_id)
+                assert {a["ad_id"] for a in view.ads} == set(expected), (attempt, cluster_id)
+                assert view.summary["size"] == len(expected), (attempt, cluster_id)
+            assert view.absorbed == [] and queries.cluster(conn, "A").absorbed == []
+
+
 def test_phone_text_cluster_and_photo_searches_find_the_right_ads(store_url, records):
     scored, alerts = records
     engine = open_store_engine(store_url)

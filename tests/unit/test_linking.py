@@ -1,7 +1,7 @@
 """Linking logic on the in-memory store (the Redis store is held to the same cases in
 tests/integration/test_linkstore.py)."""
 
-from detectors.linking.links import DAY, HOUR, MemoryLinkStore, Observation, link_ad
+from detectors.linking.links import DAY, HOUR, LinkFeatures, MemoryLinkStore, Observation, link_ad
 
 T0 = 1_790_000_000.0
 
@@ -93,6 +93,16 @@ def test_a_number_shared_by_unrelated_advertisers_stops_linking_them():
     # are three advertisers again, each with its own three ads
     firsts = {name: store.cluster_of(f"{name}-0") for name in ("ann", "bea", "cat")}
     assert len(set(firsts.values())) == 3
+    # dee's ad, which made the desk a hub, says so for the store: the old cluster and the three
+    # it fell into, each with its ads oldest first
+    old_root = clusters[2].cluster_id
+    assert sorted(clusters[3].regrouped) == sorted(
+        (old_root, root, 3, (f"{name}-0", f"{name}-1", f"{name}-desk")) for name, root in firsts.items())
+    assert old_root in firsts.values()  # one of them keeps the old id
+    assert [c.regrouped for c in clusters[:3] + clusters[4:]] == [(), (), (), ()]
+    feats = LinkFeatures(stats=(), cluster=clusters[3], template_id=None).as_record()
+    assert [g["size"] for g in feats["regrouped"]] == [3, 3, 3] and "regrouped" not in LinkFeatures(
+        stats=(), cluster=clusters[2], template_id=None).as_record()
     assert all(store.cluster_of(f"{name}-desk") == root for name, root in firsts.items())
     again = link_ad(store, obs("bea-3", T0 + 50, phones=(f"+1702555{sum(map(ord, 'bea')):04d}",),
                                template_id="tpl-bea")).cluster

@@ -41,6 +41,14 @@ def test_a_scored_ad_gives_its_rows():
     assert {r["ad_id"] for r in rows.cluster_ads} == {"ad-0", "ad-1"}
 
 
+def test_a_hubs_regroup_on_the_record_becomes_moves_for_the_store():
+    record = {**SCORED, "link": {"template_id": "tpl-1", "regrouped": [
+        {"from": "A", "cluster_id": "B", "size": 2, "ad_ids": ["ad-3", "ad-4", 7, "x" * 201]}]}}
+    assert scored_ad_rows(record, stored_at=5.0).regrouped == [
+        {"from": "A", "cluster_id": "B", "size": 2, "ad_ids": ["ad-3", "ad-4"]}]  # unusable ids dropped
+    assert scored_ad_rows(SCORED, stored_at=5.0).regrouped == []
+
+
 def test_the_same_record_gives_the_same_rows():
     assert scored_ad_rows(SCORED, stored_at=5.0) == scored_ad_rows(json.loads(json.dumps(SCORED)), stored_at=5.0)
 
@@ -51,6 +59,8 @@ def test_the_same_record_gives_the_same_rows():
     ({"severity": "urgent"}, "severity 'urgent'"),
     ({"risk": 1.5}, "risk 1.5"),
     ({"entities": "none"}, "entities is missing"),
+    ({"link": {"regrouped": ["A"]}}, "link.regrouped holds something other than an object"),
+    ({"link": {"regrouped": [{"from": "A", "cluster_id": "B", "size": "3"}]}}, "size \\(an integer\\)"),
 ])
 def test_a_bad_scored_record_says_what_is_wrong(change, says):
     with pytest.raises(BadRecord, match=says):
