@@ -90,6 +90,32 @@ class IdentifierStats:
         return self.key.split(":", 1)[1]
 
 
+def iso(ts: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Regroup:
+    """One cluster a new hub's cluster fell into: its summary, and up to REGROUPED_IDS of its
+    ad ids, oldest first (what the store needs to move them)."""
+
+    from_id: str
+    cluster_id: str
+    size: int
+    ad_ids: tuple[str, ...]
+    phones: tuple[str, ...]
+    cities: tuple[str, ...]
+    first_ts: float
+    last_ts: float
+
+    def as_record(self) -> dict:
+        return {"from": self.from_id, "cluster_id": self.cluster_id, "size": self.size,
+                "ad_ids": list(self.ad_ids), "phones": list(self.phones), "cities": list(self.cities),
+                "first_seen": iso(self.first_ts), "last_seen": iso(self.last_ts)}
+
+
 @dataclass(frozen=True)
 class ClusterSummary:
     """A connected cluster: ads joined by any shared identifier."""
@@ -102,25 +128,18 @@ class ClusterSummary:
     last_ts: float
     ad_ids: tuple[str, ...]
     left_out: tuple[str, ...] = ()  # this ad's identifiers not linked: hubs (see the docstring)
-    # the clusters a new hub's cluster fell into, when this ad made the hub:
-    # (old cluster id, new cluster id, its ads, up to REGROUPED_IDS of their ids oldest first)
-    regrouped: tuple[tuple[str, str, int, tuple[str, ...]], ...] = ()
+    # the clusters a new hub's cluster fell into, when this ad made the hub
+    regrouped: tuple[Regroup, ...] = ()
 
     def regrouped_record(self) -> list[dict]:
         """The regroup as the scored record's `link.regrouped` (the store moves those ads)."""
-        return [{"from": old, "cluster_id": new, "size": size, "ad_ids": list(ads)}
-                for old, new, size, ads in self.regrouped]
+        return [r.as_record() for r in self.regrouped]
 
     @property
     def span_days(self) -> float:
         return max(0.0, (self.last_ts - self.first_ts) / DAY)
 
     def as_record(self) -> dict:
-        from datetime import UTC, datetime
-
-        def iso(ts: float) -> str:
-            return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
-
         record = {
             "cluster_id": self.cluster_id,
             "size": self.size,
@@ -198,7 +217,7 @@ class _Cluster:
     ad_ids: list[str] = field(default_factory=list)
 
     def summary(self, root: str, left_out: tuple[str, ...] = (),
-                regrouped: tuple[tuple[str, str, int, tuple[str, ...]], ...] = ()) -> ClusterSummary:
+                regrouped: tuple[Regroup, ...] = ()) -> ClusterSummary:
         return ClusterSummary(
             cluster_id=root,
             size=self.size,
@@ -306,7 +325,7 @@ class MemoryLinkStore:
         self._ad_ts.setdefault(obs.ad_id, obs.ts)
         root_of = {n: self._find(n) for n in nodes}
         hubs: list[str] = []
-        regrouped: list[tuple[str, str, int, tuple[str, ...]]] = []
+        regrouped: list[Regroup] = []
         if self.hub_limit is not None:
             before = {k: self._unrelated_uses.get(k, 0) for k in keys}
             hubs = hub_step(keys, root_of, root_of[nodes[0]], lambda r: self._clusters[r].size > 0,
@@ -346,7 +365,7 @@ class MemoryLinkStore:
     def _is_hub(self, node: str) -> bool:
         return self.hub_limit is not None and self._unrelated_uses.get(node, 0) >= self.hub_limit
 
-    def _split_without_hubs(self, old_root: str) -> list[tuple[str, str, int, tuple[str, ...]]]:
+    def _split_without_hubs(self, old_root: str) -> list[Regroup]:
         """Regroup the cluster of `old_root` from its ads and non-hub identifiers (a hub is found
         only at its third unrelated use, after it has merged the clusters of earlier ones);
         returns the clusters with ads it fell into (see `ClusterSummary.regrouped`)."""
@@ -375,7 +394,12 @@ class MemoryLinkStore:
                 self._parent[node] = group.root
             self._clusters[group.root] = cluster
             self._members[group.root] = list(group.nodes)
-        return [(old_root, g.root, len(g.ads), tuple(a for a, _ in g.ads[:REGROUPED_IDS])) for g in groups if g.ads]
+        return [Regroup(from_id=old_root, cluster_id=g.root, size=len(g.ads),
+                        ad_ids=tuple(a for a, _ in g.ads[:REGROUPED_IDS]),
+                        phones=tuple(sorted(self._clusters[g.root].phones)[:CLUSTER_SAMPLE]),
+                        cities=tuple(sorted(self._clusters[g.root].cities)[:CLUSTER_SAMPLE]),
+                        first_ts=self._clusters[g.root].first_ts, last_ts=self._clusters[g.root].last_ts)
+                for g in groups if g.ads]
 
 
 # ---------------------------------------------------------------- features

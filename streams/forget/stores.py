@@ -14,6 +14,7 @@ results `result:<ad id>`, suppression `suppress:<cluster id>`, the duplicate che
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -145,6 +146,9 @@ class LinkState:
                         pipe.hset(parent_key, mapping={n: group.root for n in group.nodes})
                         c = f"{P}uf:c:{group.root}"
                         pipe.sadd(f"{c}:members", *group.nodes)
+                        # a new root counts as used now (pruning goes oldest first: the root
+                        # must not go before the nodes under it; UNION_LUA does the same)
+                        pipe.zadd(f"{P}uf:touched", {group.root: time.time()}, gt=True)
                         known = [t for _, t in group.ads if t > 0]
                         summary = {"size": len(group.ads),
                                    "first": repr(min(known)) if known else old_first,

@@ -29,6 +29,7 @@ from detectors.linking.links import (
     ClusterSummary,
     IdentifierStats,
     Observation,
+    Regroup,
 )
 
 OBSERVE_LUA = """
@@ -77,6 +78,15 @@ local parent, touched, uses = P .. 'uf:parent', P .. 'uf:touched', P .. 'uf:unre
 local nodes = {}
 for i = 12 + n_phones, #ARGV do nodes[#nodes + 1] = ARGV[i] end
 local function ck(r) return P .. 'uf:c:' .. r end
+-- byte order, as Python's str order on UTF-8 (Lua's < follows the server's locale)
+local function before(a, b)
+  local n = math.min(#a, #b)
+  for i = 1, n do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
 
 local cutoff = now - ttl
 local function forget(n)
@@ -173,7 +183,7 @@ local function split(old)
   -- a cluster formed before member sets were kept (state of an older version) has none: it
   -- stays as it is rather than lose the nodes the set does not name
   if redis.call('EXISTS', ck(old) .. ':members') == 0 then return {} end
-  local up, alive, is_ad, at = {}, {}, {}, {}
+  local up, alive, is_ad, at, hubs = {}, {}, {}, {}, {}
   for _, n in ipairs(redis.call('SMEMBERS', ck(old) .. ':members')) do
     if redis.call('HEXISTS', parent, n) == 1 then
       up[n] = n; alive[#alive + 1] = n
@@ -186,15 +196,33 @@ local function split(old)
   end
   for _, n in ipairs(alive) do
     if not is_ad[n] then
-      local hub_node = is_hub(n)
-      local seen = redis.call('ZRANGE', P .. 'id:' .. n .. ':ads', 0, -1, 'WITHSCORES')
-      for j = 1, #seen, 2 do
-        local a = 'ad:' .. seen[j]
-        if is_ad[a] then
-          local t = tonumber(seen[j + 1])
-          if (not at[a]) or t < at[a] then at[a] = t end
-          if not hub_node then up[f(a)] = f(n) end
+      if is_hub(n) then
+        hubs[#hubs + 1] = n
+      else
+        local seen = redis.call('ZRANGE', P .. 'id:' .. n .. ':ads', 0, -1, 'WITHSCORES')
+        for j = 1, #seen, 2 do
+          local a = 'ad:' .. seen[j]
+          if is_ad[a] then
+            local t = tonumber(seen[j + 1])
+            if (not at[a]) or t < at[a] then at[a] = t end
+            up[f(a)] = f(n)
+          end
         end
+      end
+    end
+  end
+  -- an ad linked only through hubs: its time from the hubs' windows, asked for it alone (a
+  -- hub's window holds every advertiser's ads)
+  for _, h in ipairs(hubs) do
+    local missing = {}
+    for _, n in ipairs(alive) do
+      if is_ad[n] and not at[n] then missing[#missing + 1] = string.sub(n, 4) end
+    end
+    for i = 1, #missing, 4000 do
+      local chunk = {unpack(missing, i, math.min(i + 3999, #missing))}
+      local scores = redis.call('ZMSCORE', P .. 'id:' .. h .. ':ads', unpack(chunk))
+      for j, id in ipairs(chunk) do
+        if scores[j] then at['ad:' .. id] = tonumber(scores[j]) end
       end
     end
   end
@@ -204,13 +232,13 @@ local function split(old)
     if not groups[g] then groups[g] = {}; order[#order + 1] = g end
     table.insert(groups[g], n)
   end
-  local made = {}  -- {old, root, ads, {ad ids oldest first}} of each group with ads
+  local made = {}  -- {old, root, ads, ad ids oldest first, phones, cities, first, last} per group with ads
   local of, ol = redis.call('HGET', ck(old), 'first'), redis.call('HGET', ck(old), 'last')
   redis.call('DEL', ck(old), ck(old) .. ':phones', ck(old) .. ':cities', ck(old) .. ':ads', ck(old) .. ':members')
   for _, g in ipairs(order) do
     local members, r, ads, phones, cities, first, last = groups[g], nil, {}, {}, {}, nil, nil
     for _, n in ipairs(members) do
-      if n == old then r = old elseif r ~= old and ((not r) or n > r) then r = n end
+      if n == old then r = old elseif r ~= old and ((not r) or before(r, n)) then r = n end
     end
     local c = ck(r)
     for _, n in ipairs(members) do
@@ -220,37 +248,44 @@ local function split(old)
         ads[#ads + 1] = {string.sub(n, 4), t}
         if t and ((not first) or t < first) then first = t end
         if t and ((not last) or t > last) then last = t end
-      else
-        if string.sub(n, 1, 6) == 'phone:' then phones[#phones + 1] = string.sub(n, 7) end
-        for _, city in ipairs(redis.call('ZRANGE', P .. 'id:' .. n .. ':cities', 0, -1)) do
-          cities[#cities + 1] = city
-        end
       end
     end
-    table.sort(ads, function(x, y)
-      local tx, ty = x[2] or 0, y[2] or 0
-      if tx ~= ty then return tx < ty end
-      return x[1] < y[1]
-    end)
+    -- the new root was any node of the group, maybe an idle one: it is used now, or pruning
+    -- (oldest first) would take the root before the nodes under it
+    redis.call('ZADD', touched, 'GT', now, r)
     redis.call('HSET', c, 'size', #ads)
     if #ads > 0 then
-      local listed = {}
+      local in_cities = {}
+      for _, n in ipairs(members) do
+        if not is_ad[n] then
+          if string.sub(n, 1, 6) == 'phone:' then phones[#phones + 1] = string.sub(n, 7) end
+          for _, city in ipairs(redis.call('ZRANGE', P .. 'id:' .. n .. ':cities', 0, -1)) do
+            if not in_cities[city] then in_cities[city] = true; cities[#cities + 1] = city end
+          end
+        end
+      end
+      table.sort(ads, function(x, y)
+        local tx, ty = x[2] or 0, y[2] or 0
+        if tx ~= ty then return tx < ty end
+        return before(x[1], y[1])
+      end)
+      local listed, sampled = {}, {}
       for i = 1, math.min(regrouped_ids, #ads) do listed[i] = ads[i][1] end
-      made[#made + 1] = {old, r, #ads, listed}
-      redis.call('HSET', c, 'first', first and string.format('%.17g', first) or (of or '0'),
-                 'last', last and string.format('%.17g', last) or (ol or '0'))
-      local sampled = {}
       for i = 1, math.min(sample, #ads) do sampled[i] = ads[i][1] end
+      local fs = first and string.format('%.17g', first) or (of or '0')
+      local ls = last and string.format('%.17g', last) or (ol or '0')
+      redis.call('HSET', c, 'first', fs, 'last', ls)
       put({'RPUSH', c .. ':ads'}, sampled)
+      if #phones > 0 then put({'SADD', c .. ':phones'}, phones) end
+      if #cities > 0 then put({'SADD', c .. ':cities'}, cities) end
+      made[#made + 1] = {old, r, #ads, listed, phones, cities, fs, ls}
     end
-    if #phones > 0 then put({'SADD', c .. ':phones'}, phones) end
-    if #cities > 0 then put({'SADD', c .. ':cities'}, cities) end
     put({'SADD', c .. ':members'}, members)
     for _, suffix in ipairs({'', ':phones', ':cities', ':ads', ':members'}) do
       redis.call('EXPIRE', c .. suffix, ttl)
     end
   end
-  table.sort(made, function(x, y) return x[2] < y[2] end)
+  table.sort(made, function(x, y) return before(x[2], y[2]) end)
   return made
 end
 local regrouped = {}
@@ -278,9 +313,16 @@ end
 local root, best = nil, -1
 for _, r in ipairs(roots) do
   local size = tonumber(redis.call('HGET', ck(r), 'size') or '0')
-  if size > best or (size == best and r > root) then root, best = r, size end
+  if size > best or (size == best and before(root, r)) then root, best = r, size end
 end
 local c = ck(root)
+-- the merged cluster knows its members only if every part did (new nodes, or a member set):
+-- a part from before member sets makes the whole unknown, and a hub never regroups it
+local is_fresh, tracked = {}, true
+for _, n in ipairs(fresh) do is_fresh[n] = true end
+for _, r in ipairs(roots) do
+  if not is_fresh[r] and redis.call('EXISTS', ck(r) .. ':members') == 0 then tracked = false end
+end
 for _, r in ipairs(roots) do
   if r ~= root then
     local o = ck(r)
@@ -297,14 +339,20 @@ for _, r in ipairs(roots) do
       local moved = redis.call('LRANGE', o .. ':ads', 0, room - 1)
       if #moved > 0 then redis.call('RPUSH', c .. ':ads', unpack(moved)) end
     end
-    local moved = redis.call('SMEMBERS', o .. ':members')
-    if #moved > 0 then put({'SADD', c .. ':members'}, moved) end
+    if tracked then
+      local moved = redis.call('SMEMBERS', o .. ':members')
+      if #moved > 0 then put({'SADD', c .. ':members'}, moved) end
+    end
     redis.call('DEL', o, o .. ':phones', o .. ':cities', o .. ':ads', o .. ':members')
   end
 end
-local joined = {}
-for _, n in ipairs(fresh) do if not hub[n] then joined[#joined + 1] = n end end
-if #joined > 0 then redis.call('SADD', c .. ':members', unpack(joined)) end
+if tracked then
+  local joined = {}
+  for _, n in ipairs(fresh) do if not hub[n] then joined[#joined + 1] = n end end
+  if #joined > 0 then redis.call('SADD', c .. ':members', unpack(joined)) end
+else
+  redis.call('DEL', c .. ':members')
+end
 if new_ad then
   redis.call('HINCRBY', c, 'size', 1)
   if redis.call('LLEN', c .. ':ads') < sample then redis.call('RPUSH', c .. ':ads', ad_id) end
@@ -488,8 +536,12 @@ class RedisLinkStore:
             last_ts=float(_s(last)),
             ad_ids=tuple(_s(a) for a in ads),
             left_out=tuple(_s(k) for k in left_out),
-            regrouped=tuple((_s(old), _s(new), int(n), tuple(_s(a) for a in ids))
-                            for old, new, n, ids in regrouped),
+            regrouped=tuple(Regroup(from_id=_s(old), cluster_id=_s(new), size=int(n),
+                                    ad_ids=tuple(_s(a) for a in ids),
+                                    phones=tuple(sorted(_s(p) for p in group_phones)[:CLUSTER_SAMPLE]),
+                                    cities=tuple(sorted(_s(c) for c in group_cities)[:CLUSTER_SAMPLE]),
+                                    first_ts=float(_s(f)), last_ts=float(_s(la)))
+                            for old, new, n, ids, group_phones, group_cities, f, la in regrouped),
         )
 
 

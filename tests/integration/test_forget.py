@@ -5,6 +5,7 @@ per store what was removed and what cannot be."""
 from __future__ import annotations
 
 import json
+import time
 
 import redis
 
@@ -63,6 +64,7 @@ def test_forget_an_ad_and_a_phone_across_every_store(stack, topic_prefix, tmp_pa
     assert not client.exists(f"{P}seen:f3") and client.exists(f"{P}seen:f1"), "only f3's key goes"
 
     # --- a phone, as an analyst would type it
+    forgot_at = time.time()
     assert main(["forget", "--phone", "(702) 555-0123"]) == 0
     out = capsys.readouterr().out
     assert PHONE not in out and "702" not in out  # the number is never printed
@@ -70,6 +72,8 @@ def test_forget_an_ad_and_a_phone_across_every_store(stack, topic_prefix, tmp_pa
     assert not client.exists(f"{P}result:f1") and not client.exists(f"{P}result:f2")
     assert links.cluster_of("f1") != links.cluster_of("f2"), "the phone was their only link"
     assert_member_sets_match(client, P)
+    for ad_id in ("f1", "f2"):  # each new root counts as used now, so pruning keeps it last
+        assert client.zscore(f"{P}uf:touched", links.cluster_of(ad_id)) >= forgot_at
     leftovers = []
     for key in client.scan_iter(match=f"{P}*"):
         kind = client.type(key)

@@ -1,6 +1,7 @@
 """The Redis link store (streams/scoring/linkstore.py) gives the same answers as the in-memory one."""
 
 import random
+import time
 import uuid
 from collections import Counter
 
@@ -121,6 +122,8 @@ def test_a_shared_desk_number_becomes_a_hub_in_redis_as_in_memory(client):
         for j in range(2):
             link_ad(store, Observation(ad_id=f"{name}-{j}", ts=t + j, city="Reno", region="NV",
                                        phones=(own,), template_id=f"tpl-{name}"))
+        if name == "dee":
+            hub_made_at = time.time()
         clusters.append(link_ad(store, Observation(ad_id=f"{name}-desk", ts=t + 2, city="Reno", region="NV",
                                                    phones=(own, desk), template_id=f"tpl-{name}")).cluster)
     assert [c.size for c in clusters] == [3, 6, 9, 3, 3]
@@ -128,11 +131,15 @@ def test_a_shared_desk_number_becomes_a_hub_in_redis_as_in_memory(client):
     assert store.cluster_of("dee-0") != store.cluster_of("ann-0") != store.cluster_of("eve-0")
     # dee's ad made the desk a hub and says where the desk's cluster went (for the store)
     assert [c.regrouped != () for c in clusters] == [False, False, False, True, False]
-    assert {(n, ids) for _, _, n, ids in clusters[3].regrouped} == {
-        (3, (f"{name}-0", f"{name}-1", f"{name}-desk")) for name in ("ann", "bea", "cat")}
+    assert {(r.size, r.ad_ids, r.cities) for r in clusters[3].regrouped} == {
+        (3, (f"{name}-0", f"{name}-1", f"{name}-desk"), ("Reno",)) for name in ("ann", "bea", "cat")}
     # the desk's earlier merges are undone: ann, bea and cat are apart again, each with its ads
     roots = [store.cluster_of(f"{name}-0") for name in ("ann", "bea", "cat")]
     assert len(set(roots)) == 3
+    # each new root counts as used now: pruning goes oldest first and must not take a root
+    # (say an idle template) before the nodes under it
+    touched = [client.zscore(f"{store.prefix}uf:touched", r) for r in roots]
+    assert all(t is not None and t >= hub_made_at for t in touched), touched
     assert [store.cluster_of(f"{name}-desk") for name in ("ann", "bea", "cat")] == roots
     bea = link_ad(store, Observation(ad_id="bea-3", ts=1.79e9 + 50, city="Reno", region="NV",
                                      phones=("+17025550001",), template_id="tpl-bea")).cluster
@@ -150,14 +157,17 @@ def test_a_cluster_from_before_member_sets_is_kept_whole_when_a_hub_forms(client
         for j in range(2):
             link_ad(store, Observation(ad_id=f"{name}-{j}", ts=t + j, city="Reno", region="NV",
                                        phones=(own,), template_id=f"tpl-{name}"))
-        if name == "dee":  # the older version's state: no member sets at all
-            client.delete(*client.scan_iter(f"{prefix}uf:c:*:members"))
+        if name == "dee":  # the older version's state: no member sets at all; then one more
+            client.delete(*client.scan_iter(f"{prefix}uf:c:*:members"))  # ad joins that cluster
+            link_ad(store, Observation(ad_id="ann-2", ts=t, city="Reno", region="NV",
+                                       phones=("+17025550000",), template_id="tpl-ann"))
         last = link_ad(store, Observation(ad_id=f"{name}-desk", ts=t + 2, city="Reno", region="NV",
                                           phones=(own, desk), template_id=f"tpl-{name}")).cluster
     assert last.left_out == (f"phone:{desk}",)  # dee's ad made the desk a hub
     root = store.cluster_of("ann-0")
-    assert store.cluster_of("bea-0") == store.cluster_of("cat-desk") == root
-    assert int(client.hget(f"{prefix}uf:c:{root}", "size")) == 9
+    assert store.cluster_of("bea-0") == store.cluster_of("cat-desk") == store.cluster_of("ann-2") == root
+    assert int(client.hget(f"{prefix}uf:c:{root}", "size")) == 10
+    assert not client.exists(f"{prefix}uf:c:{root}:members"), "a partial member set would regroup a part"
 
 
 def test_redelivered_ad_is_not_counted_twice_in_redis(client):

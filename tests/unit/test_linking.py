@@ -96,8 +96,13 @@ def test_a_number_shared_by_unrelated_advertisers_stops_linking_them():
     # dee's ad, which made the desk a hub, says so for the store: the old cluster and the three
     # it fell into, each with its ads oldest first
     old_root = clusters[2].cluster_id
-    assert sorted(clusters[3].regrouped) == sorted(
-        (old_root, root, 3, (f"{name}-0", f"{name}-1", f"{name}-desk")) for name, root in firsts.items())
+    regrouped = {r.cluster_id: r for r in clusters[3].regrouped}
+    assert {r.from_id for r in regrouped.values()} == {old_root} and set(regrouped) == set(firsts.values())
+    for i, (name, root) in enumerate(firsts.items()):
+        r = regrouped[root]
+        own = f"+1702555{sum(map(ord, name)):04d}"  # the desk is no longer one of its phones
+        assert (r.size, r.ad_ids, r.phones) == (3, (f"{name}-0", f"{name}-1", f"{name}-desk"), (own,))
+        assert (r.first_ts, r.last_ts) == (T0 + 10 * i, T0 + 10 * i + 2)
     assert old_root in firsts.values()  # one of them keeps the old id
     assert [c.regrouped for c in clusters[:3] + clusters[4:]] == [(), (), (), ()]
     feats = LinkFeatures(stats=(), cluster=clusters[3], template_id=None).as_record()
