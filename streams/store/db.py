@@ -8,6 +8,7 @@ consumer then reads again from Kafka, as its offsets are committed after the dat
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from alembic import command
@@ -16,10 +17,12 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from streams.errors import CliError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATION_TRIES = 6
 MIGRATION_LOCK_KEY = 0x76696769  # "vigi": PostgreSQL advisory lock held while one process migrates
 
 
@@ -58,10 +61,19 @@ def migrate(engine: Engine) -> str:
     if not logging.getLogger().isEnabledFor(logging.DEBUG):
         logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per step otherwise
     config = alembic_config()
-    with engine.begin() as connection:
-        lock_for_migration(connection)
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    for attempt in range(MIGRATION_TRIES):
+        try:
+            with engine.begin() as connection:
+                lock_for_migration(connection)
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+            break
+        except OperationalError as exc:
+            # SQLite refuses at once, without waiting out busy_timeout, when processes open a
+            # new file together (its switch to WAL); the lock above serialises the rest
+            if engine.dialect.name != "sqlite" or "locked" not in str(exc) or attempt == MIGRATION_TRIES - 1:
+                raise
+            time.sleep(0.1 * 2 ** attempt)
     return current_revision(engine)
 
 

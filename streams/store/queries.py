@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, desc, func, or_, select, text
 
 from detectors.images.banks import THRESHOLDS
-from detectors.linking.template_form import TemplateForm, forms_by_template
+from detectors.linking.template_form import MAX_ADS, TemplateForm, forms_by_template
 from streams.store import schema
 from streams.store.rows import dhash_bands
 
@@ -205,16 +205,22 @@ def cluster(conn: Connection, cluster_id: str) -> ClusterView | None:
 
 
 def template_forms(conn: Connection, template_ids: list[str], ad_ids: list[str]) -> list[tuple[str, TemplateForm]]:
-    """The readable form of each template among `ad_ids`, from their newest stored bodies."""
+    """The readable form of each template among `ad_ids`, from the bodies of its newest ads."""
     if not template_ids or not ad_ids:
         return []
     a = schema.ads.c
-    rows = []
+    dated = []
     for k in range(0, len(ad_ids), 500):
-        rows += conn.execute(select(a.template_id, a.body, a.posted_ts)
-                             .where(a.ad_id.in_(ad_ids[k:k + 500]), a.template_id.in_(template_ids))).all()
-    rows.sort(key=lambda r: -(r.posted_ts or 0))
-    return forms_by_template([(r.template_id, r.body or "") for r in rows])
+        dated += conn.execute(select(a.ad_id, a.template_id, a.posted_ts)
+                              .where(a.ad_id.in_(ad_ids[k:k + 500]), a.template_id.in_(template_ids))).all()
+    dated.sort(key=lambda r: (-(r.posted_ts or 0), r.ad_id))
+    newest: dict[str, list[str]] = {}
+    for row in dated:
+        if len(newest.setdefault(row.template_id, [])) < MAX_ADS:
+            newest[row.template_id].append(row.ad_id)
+    wanted = [ad_id for ids in newest.values() for ad_id in ids]
+    bodies = dict(conn.execute(select(a.ad_id, a.body).where(a.ad_id.in_(wanted))).all())
+    return forms_by_template([(t, bodies.get(ad_id) or "") for t, ids in newest.items() for ad_id in ids])
 
 
 # ---------------------------------------------------------------- search

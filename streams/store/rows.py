@@ -163,7 +163,11 @@ def scored_ad_rows(record: dict, *, stored_at: float) -> AdRows:
                 and 0 < len(old) <= MAX_ID and 0 < len(new) <= MAX_ID):
             raise BadRecord("link.regrouped: each needs from, cluster_id (ids) and size (an integer)")
         ids = [a for a in moved.get("ad_ids") or [] if isinstance(a, str) and len(a) <= MAX_ID]
-        rows.regrouped.append({"from": old, "cluster_id": new, "size": size, "ad_ids": ids})
+        rows.regrouped.append({
+            "from": old, "cluster_id": new, "size": size, "ad_ids": ids,
+            "phones": json.dumps([p for p in moved.get("phones") or [] if isinstance(p, str)]),
+            "cities": json.dumps([c for c in moved.get("cities") or [] if isinstance(c, str)]),
+            "first_ts": timestamp(moved.get("first_seen")), "last_ts": timestamp(moved.get("last_seen"))})
     return rows
 
 

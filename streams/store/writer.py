@@ -130,20 +130,20 @@ class StoreWriter:
 
     def _regroup(self, conn, moved: dict, now: float) -> int:
         """Move the ads a hub's regroup put in cluster `moved["cluster_id"]` there, take them out
-        of the old cluster's sample and set the cluster's size; returns the ads moved."""
-        old, new, size = moved["from"], moved["cluster_id"], moved["size"]
-        ads, cluster_ads, clusters = schema.ads.c, schema.cluster_ads.c, schema.clusters.c
+        of every other cluster's sample (the old one, and the roots it had while it chained),
+        and write the cluster's summary as the regroup left it; returns the ads moved."""
+        new = moved["cluster_id"]
+        ads, cluster_ads = schema.ads.c, schema.cluster_ads.c
         n = 0
         for chunk in _chunks(moved["ad_ids"]):
             n += conn.execute(update(schema.ads).where(ads.ad_id.in_(chunk), ads.cluster_id != new)
-                              .values(cluster_id=new, cluster_size=size)).rowcount
-            if new != old:
-                conn.execute(delete(schema.cluster_ads).where(cluster_ads.cluster_id == old,
-                                                              cluster_ads.ad_id.in_(chunk)))
-        if conn.execute(update(schema.clusters).where(clusters.cluster_id == new)
-                        .values(size=size, updated_at=now)).rowcount == 0:
-            conn.execute(schema.clusters.insert().values(cluster_id=new, size=size, phones="[]", cities="[]",
-                                                         updated_at=now))
+                              .values(cluster_id=new, cluster_size=moved["size"])).rowcount
+            conn.execute(delete(schema.cluster_ads).where(cluster_ads.ad_id.in_(chunk), cluster_ads.cluster_id != new))
+        summary = {"cluster_id": new, "size": moved["size"], "phones": moved["phones"], "cities": moved["cities"],
+                   "first_ts": moved["first_ts"], "last_ts": moved["last_ts"], "updated_at": now}
+        insert = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(schema.clusters)
+        conn.execute(insert.values(**summary).on_conflict_do_update(
+            index_elements=["cluster_id"], set_={k: v for k, v in summary.items() if k != "cluster_id"}))
         return n
 
     # ---------------------------------------------------------------- removal

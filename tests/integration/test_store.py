@@ -99,22 +99,29 @@ def test_a_hubs_regroup_moves_the_ads_of_its_old_cluster_in_the_store(store_url,
                 "link": {**r["link"], **link}}
 
     ids = [r["ad_id"] for r in base]
-    batch = [scored(i, "A", i + 1, ids[:i + 1]) for i in range(9)]
+    # the chain's root moved on the way (X, then A), as union-find roots do
+    batch = [scored(i, "X" if i < 3 else "A", i + 1, ids[:i + 1]) for i in range(9)]
     groups = {"A": ids[0:3], "B": ids[3:6], "C": ids[6:9]}
     batch.append(scored(9, "D", 1, [ids[9]], regrouped=[
-        {"from": "A", "cluster_id": c, "size": 3, "ad_ids": ads} for c, ads in groups.items()]))
+        {"from": "A", "cluster_id": c, "size": 3, "ad_ids": ads, "phones": [f"+1702555000{k}"],
+         "cities": ["Reno"], "first_seen": "2026-11-01T00:00:00Z", "last_seen": "2026-11-02T00:00:00Z"}
+        for k, (c, ads) in enumerate(groups.items())]))
     batch.append(scored(10, "B", 4, groups["B"] + [ids[10]]))
     engine = open_store_engine(store_url)
     writer = StoreWriter(engine)
     for attempt in (1, 2):  # the second time: a redelivered batch
         counts = write_all(writer, batch, [], batch=len(batch))
-        assert counts["ads_regrouped"] == (6 if attempt == 1 else 0)  # A's own three stay
+        assert counts["ads_regrouped"] == (9 if attempt == 1 else 0)  # X's three go back to A
         with engine.connect() as conn:
             for cluster_id, expected in {**groups, "B": groups["B"] + [ids[10]], "D": [ids[9]]}.items():
                 view = queries.cluster(conn, cluster_id)
                 assert {a["ad_id"] for a in view.ads} == set(expected), (attempt, cluster_id)
                 assert view.summary["size"] == len(expected), (attempt, cluster_id)
             assert view.absorbed == [] and queries.cluster(conn, "A").absorbed == []
+            assert queries.cluster(conn, "X").ads == []  # its ads are A's again, not X's
+            c = queries.cluster(conn, "C").summary
+            assert c["phones"] == ["+17025550002"] and c["cities"] == ["Reno"]
+            assert c["last_ts"] - c["first_ts"] == 86400
 
 
 def test_phone_text_cluster_and_photo_searches_find_the_right_ads(store_url, records):

@@ -43,9 +43,11 @@ def test_a_scored_ad_gives_its_rows():
 
 def test_a_hubs_regroup_on_the_record_becomes_moves_for_the_store():
     record = {**SCORED, "link": {"template_id": "tpl-1", "regrouped": [
-        {"from": "A", "cluster_id": "B", "size": 2, "ad_ids": ["ad-3", "ad-4", 7, "x" * 201]}]}}
-    assert scored_ad_rows(record, stored_at=5.0).regrouped == [
-        {"from": "A", "cluster_id": "B", "size": 2, "ad_ids": ["ad-3", "ad-4"]}]  # unusable ids dropped
+        {"from": "A", "cluster_id": "B", "size": 2, "ad_ids": ["ad-3", "ad-4", 7, "x" * 201],
+         "phones": ["+17025550100", 3], "cities": ["Reno"], "first_seen": "2026-10-07T03:17:54Z"}]}}
+    assert scored_ad_rows(record, stored_at=5.0).regrouped == [  # unusable ids and phones dropped
+        {"from": "A", "cluster_id": "B", "size": 2, "ad_ids": ["ad-3", "ad-4"], "phones": '["+17025550100"]',
+         "cities": '["Reno"]', "first_ts": timestamp("2026-10-07T03:17:54Z"), "last_ts": None}]
     assert scored_ad_rows(SCORED, stored_at=5.0).regrouped == []
 
 
