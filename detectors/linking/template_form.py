@@ -18,9 +18,9 @@ from difflib import SequenceMatcher
 TOKEN = re.compile(r"\w+(?:[-.'’@+/]\w+)*|[^\w\s]+")
 PUNCTUATION = re.compile(r"[^\w\s]*")
 FIXED_SHARE = 0.8  # a reference word found in this share of the other ads is fixed text
-MAX_ADS = 30  # ads aligned per template (the newest ones, chosen by the caller)
+MAX_ADS = 20  # ads aligned per template (the newest ones, chosen by the caller)
 MAX_TOKENS = 300  # words read per ad
-REFERENCE_CANDIDATES = 6  # ads tried as the reference (each aligned with all the others)
+REFERENCE_CANDIDATES = 3  # ads tried as the reference (each aligned with all the others)
 SLOT_VALUES = 5  # distinct values kept per slot, most common first
 
 
