@@ -32,6 +32,19 @@ from detectors.linking.links import (
     Regroup,
 )
 
+# byte order, as ZRANGE BYLEX and Python's str order on UTF-8 (Lua's < follows the server's
+# locale): the scripts below that compare ids start with it
+BYTE_ORDER_LUA = """
+local function before(a, b)
+  local n = math.min(#a, #b)
+  for i = 1, n do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+"""
+
 OBSERVE_LUA = """
 local ad_id, ts = ARGV[1], tonumber(ARGV[2])
 local city, region = ARGV[3], ARGV[4]
@@ -68,7 +81,7 @@ end
 return out
 """
 
-UNION_LUA = """
+UNION_LUA = BYTE_ORDER_LUA + """
 local P = ARGV[1]
 local ad_id, ts, city = ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local n_phones = tonumber(ARGV[5])
@@ -78,15 +91,6 @@ local parent, touched, uses = P .. 'uf:parent', P .. 'uf:touched', P .. 'uf:unre
 local nodes = {}
 for i = 12 + n_phones, #ARGV do nodes[#nodes + 1] = ARGV[i] end
 local function ck(r) return P .. 'uf:c:' .. r end
--- byte order, as Python's str order on UTF-8 (Lua's < follows the server's locale)
-local function before(a, b)
-  local n = math.min(#a, #b)
-  for i = 1, n do
-    local x, y = string.byte(a, i), string.byte(b, i)
-    if x ~= y then return x < y end
-  end
-  return #a < #b
-end
 
 local cutoff = now - ttl
 local function forget(n)
@@ -545,7 +549,7 @@ class RedisLinkStore:
         )
 
 
-TEMPLATE_LUA = """
+TEMPLATE_LUA = BYTE_ORDER_LUA + """
 local P, ad_id = ARGV[1], ARGV[2]
 local max_candidates, ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
 local prune, now = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -562,15 +566,6 @@ for _, m in ipairs(idle) do forget(m) end
 local backlog = #idle == prune  -- idle assignments are left over: check candidates below
 local known = redis.call('HGET', map, ad_id)
 if known then redis.call('ZADD', touched, 'GT', now, ad_id); return known end
--- byte order, as ZRANGE BYLEX and Python's str order on UTF-8 (Lua's < follows the locale)
-local function before(a, b)
-  local n = math.min(#a, #b)
-  for i = 1, n do
-    local x, y = string.byte(a, i), string.byte(b, i)
-    if x ~= y then return x < y end
-  end
-  return #a < #b
-end
 local seen, candidates = {}, {}
 for i = 7, #ARGV do
   local members = redis.call('ZRANGE', P .. 'tpl:band:' .. ARGV[i], '-', '+', 'BYLEX', 'LIMIT', 0, max_candidates)
