@@ -374,6 +374,9 @@ def live(stack, tmp_path_factory):
                      'sum(vigil_webhook_deliveries_total{outcome="delivered"}) > 0',
                      'sum(vigil_ads_ingested_total) > 0',
                      'max(vigil_webhook_destination_disabled) == 1',
+                     # counted once alerts.dlq acknowledged the record, after the 410 disabled the
+                     # destination: the dead-letter rule's rate needs it scraped
+                     'sum(vigil_webhook_deliveries_total{outcome="dead_lettered"}) > 0',
                      'count(vigil_consumer_lag_records{topic="alerts"}) > 0',
                      'count(vigil_dlq_records) >= 2',
                      f'sum(vigil_store_records_total{{topic="ads.scored", outcome="stored"}}) >= {len(wanted)}',
