@@ -264,7 +264,6 @@ class MemoryLinkStore:
         out = []
         for key in keys:
             st = self._keys.setdefault(key, _KeyState())
-            self._ad_ts.setdefault(obs.ad_id, obs.ts)
             if obs.ad_id not in st.ad_ids:
                 st.ad_ids.add(obs.ad_id)
                 bisect.insort(st.ad_times, obs.ts)
