@@ -419,6 +419,16 @@ def _local_kafka_healthy(settings: Settings) -> bool:
     return kafka_healthy(local.kafka_bootstrap, local)
 
 
+def new_cluster_id() -> str:
+    """A random KRaft cluster id in Kafka's own form (22 URL-safe base64 characters). Like Kafka's
+    `Uuid.randomUuid`, it never starts with "-": `kafka-storage format` would read such an id as
+    an option and stop ("argument --cluster-id/-t: expected one argument"), 1 start in 64."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def start_kafka(settings: Settings) -> bool:
     """Start the local broker unless it (or KAFKA_BOOTSTRAP's) answers; True if this call
     started it."""
@@ -449,9 +459,8 @@ def start_kafka(settings: Settings) -> bool:
     jvm = [java, *KAFKA_HEAP.split(), "-XX:+UseG1GC", "-Djava.awt.headless=true",
            f"-Dkafka.logs.dir={home}", f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath]
     if not (data_dir / "meta.properties").exists():
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        tool = [STORAGE_TOOL_CLASS, "format", "--standalone", "-t", cluster_id, "-c", str(props),
-                "--ignore-formatted"]
+        tool = [STORAGE_TOOL_CLASS, "format", "--standalone", f"--cluster-id={new_cluster_id()}",
+                "-c", str(props), "--ignore-formatted"]
         if settings.stack_mode == "secure":
             # the SCRAM users exist from the first start; their passwords go through a 0600
             # @argument file, not the command line

@@ -22,3 +22,14 @@ def test_ports_inside_the_ephemeral_range_are_named(tmp_path, monkeypatch):
     monkeypatch.setenv("VIGIL_KAFKA_PORT", "19092")
     monkeypatch.setenv("VIGIL_REDIS_PORT", "16379")
     assert stack.warn_if_ephemeral(Settings()) == []
+
+
+def test_a_new_kafka_cluster_id_never_starts_with_a_dash(monkeypatch):
+    """`kafka-storage format` reads an id starting with "-" as an option (a CI run failed so)."""
+    import uuid
+
+    drawn = iter([uuid.UUID(bytes=b"\xf8" + bytes(15)), uuid.UUID(bytes=b"\x10" * 16)])
+    monkeypatch.setattr(stack.uuid, "uuid4", lambda: next(drawn))
+    cluster_id = stack.new_cluster_id()
+    assert cluster_id == "EBAQEBAQEBAQEBAQEBAQEA"
+    assert len(cluster_id) == 22
