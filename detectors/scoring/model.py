@@ -353,12 +353,15 @@ def held_out_metrics(y_true: np.ndarray, probability: np.ndarray, *,
 
 def train_with_holdout(texts: Sequence[str], positive: Sequence[bool], groups: Sequence[str],
                        *, kinds: Sequence[str] | None = None, test_size: float = 0.2,
-                       seed: int = 0, extras: Sequence[str] | None = None) -> tuple[TextModel, dict]:
+                       seed: int = 0, extras: Sequence[str] | None = None,
+                       weights: Sequence[float] | None = None) -> tuple[TextModel, dict]:
     """Fit on a split grouped by `groups` (an organisation's ads stay on one side, so its
     template cannot leak into the test), report held-out metrics, then refit on everything.
-    `kinds` (the ground-truth label of each row) adds the rate of legal adult ads flagged."""
+    `kinds` (the ground-truth label of each row) adds the rate of legal adult ads flagged;
+    `weights` are sample weights (the held-out metrics are unweighted)."""
     y = np.asarray(positive, dtype=int)
     _check_labels(y)
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
     split = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
     train_idx, test_idx = next(split.split(np.zeros(len(y)), y, groups))
     for part in (train_idx, test_idx):
@@ -366,12 +369,12 @@ def train_with_holdout(texts: Sequence[str], positive: Sequence[bool], groups: S
             raise ValueError("a held-out split has a single class: give a larger corpus")
     features = new_features()
     x = features.transform(_prepared(texts, extras))  # hashed once for both fits
-    trial = new_classifier().fit(x[train_idx], y[train_idx])
+    trial = new_classifier().fit(x[train_idx], y[train_idx], sample_weight=w[train_idx])
     probability = trial.predict_proba(x[test_idx])[:, 1]
     adult = None if kinds is None else np.array([kinds[i] == "adult" for i in test_idx])
     report = held_out_metrics(y[test_idx], probability, adult=adult)
     report["train_examples"] = int(len(train_idx))
-    return TextModel.from_parts(features, new_classifier().fit(x, y)), report
+    return TextModel.from_parts(features, new_classifier().fit(x, y, sample_weight=w)), report
 
 
 @dataclass(frozen=True)
@@ -384,6 +387,7 @@ class TrainingRows:
     labels: list[str]  # ground-truth label, or "feedback:true" / "feedback:false"
     counts: dict
     extras: list[str] = field(default_factory=list)  # transfer_tokens of each row
+    weights: list[float] = field(default_factory=list)  # sample weights; empty: all 1
 
 
 def latest_feedback(feedback: Sequence[dict]) -> list[dict]:
@@ -439,14 +443,52 @@ def training_rows(corpus: Sequence[dict], feedback: Sequence[dict] = (),
     return TrainingRows(texts, positive, groups, row_labels, counts, extras)
 
 
+INDEPENDENT_SHARE = 0.25
+"""The weight of human-written labelled ads (`independent`) in training, as a share of the
+weight of all other rows: a few hundred of them beside tens of thousands of generated ads
+would otherwise teach the model next to nothing."""
+
+
+def with_independent(rows: TrainingRows, independent: Sequence[dict],
+                     share: float = INDEPENDENT_SHARE) -> TrainingRows:
+    """`rows` plus human-written ads labelled by an `eval` object (`label`: concerning or
+    benign, as in tests/data/independent), weighted together to `share` of the other rows."""
+    if not independent:
+        return rows
+    if not 0 < share <= 10:
+        raise ValueError(f"independent share must be in (0, 10], not {share}")
+    texts, positive, groups, labels, extras = [], [], [], [], []
+    for ad in independent:
+        label = (ad.get("eval") or {}).get("label")
+        if label not in ("concerning", "benign"):
+            raise ValueError(f"independent ad {ad.get('ad_id')!r} has eval.label {label!r} "
+                             "(concerning or benign)")
+        texts.append(ad_text(ad.get("title"), ad.get("body")))
+        extras.append(transfer_tokens(match_indicators(ad.get("title") or "", ad.get("body") or "")))
+        positive.append(label == "concerning")
+        groups.append(f"independent:{ad['ad_id']}")
+        labels.append(f"independent:{label}")
+    base = rows.weights or [1.0] * len(rows.texts)
+    each = share * sum(base) / len(texts) if base else 1.0
+    counts = {**rows.counts, "independent_ads": len(texts),
+              "independent_positives": int(sum(positive)), "independent_share": share}
+    return TrainingRows(rows.texts + texts, rows.positive + positive, rows.groups + groups,
+                        rows.labels + labels, counts, rows.extras + extras,
+                        list(base) + [each] * len(texts))
+
+
 def train(corpus: Sequence[dict], feedback: Sequence[dict] = (), extra_ads: Sequence[dict] = (),
-          *, seed: int = 0) -> TextModel:
-    """The model for a corpus plus feedback, with held-out metrics and counts in its metadata."""
-    rows = training_rows(corpus, feedback, extra_ads)
+          *, seed: int = 0, independent: Sequence[dict] = (),
+          independent_share: float = INDEPENDENT_SHARE) -> TextModel:
+    """The model for a corpus plus feedback (and human-written labelled ads, weighted: see
+    `with_independent`), with held-out metrics and counts in its metadata."""
+    rows = with_independent(training_rows(corpus, feedback, extra_ads), independent,
+                            independent_share)
     if len(set(rows.positive)) < 2:
         raise ValueError("training needs both positive and negative examples")
     model, held_out = train_with_holdout(rows.texts, rows.positive, rows.groups,
-                                         kinds=rows.labels, seed=seed, extras=rows.extras)
+                                         kinds=rows.labels, seed=seed, extras=rows.extras,
+                                         weights=rows.weights or None)
     model.metadata = {
         "format": MODEL_FORMAT, "format_version": FORMAT_VERSION,
         "version": time.strftime("text-%Y%m%dT%H%M%SZ", time.gmtime()),

@@ -30,14 +30,27 @@ def save_with_sidecar(model, path: Path) -> Path:
     return path
 
 
+def independent_dev_ads() -> list[dict]:
+    """The dev halves of the independently written ads (tests/data/independent), labelled by
+    their `eval` objects; never a locked half."""
+    from streams.bench.detection import FILES, load_half
+
+    return [ad for half in INDEPENDENT_DEV_HALVES for ad in load_half(FILES[half])]
+
+
+INDEPENDENT_DEV_HALVES = ("dev", "dev_w3")
+
+
 def train_default_model(path: Path, *, ads: int = 6000, seed: int = 99) -> dict:
-    """Train on a freshly generated hard corpus (for `vigil demo` on its first run)."""
+    """Train on a freshly generated hard corpus plus the independent dev halves (for `vigil
+    demo` on its first run)."""
     from detectors.scoring.model import train
     from streams.evaluation.generate import generate_ads
 
     corpus = list(generate_ads(ads, seed=seed, difficulty="hard", images=False))
-    model = train(corpus)
+    model = train(corpus, independent=independent_dev_ads())
     model.metadata["corpus"] = f"generated: {ads} ads, seed {seed}, hard"
+    model.metadata["independent_halves"] = list(INDEPENDENT_DEV_HALVES)
     save_with_sidecar(model, Path(path))
     return model.metadata
 
@@ -93,16 +106,24 @@ def _cmd_train(args) -> int:
     if args.feedback_topic:
         feedback += _topic_feedback()
     extra = load_ads(args.ads, "ads file") if args.ads else []
+    independent = independent_dev_ads() if args.independent_dev else []
     try:
-        model = train(corpus, feedback, extra, seed=args.seed)
+        model = train(corpus, feedback, extra, seed=args.seed, independent=independent,
+                      independent_share=args.independent_share)
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     model.metadata["corpus"] = str(args.corpus)
+    if independent:
+        model.metadata["independent_halves"] = list(INDEPENDENT_DEV_HALVES)
     out = save_with_sidecar(model, Path(args.out))
     meta = model.metadata
     print(format_metrics(meta["held_out"]))
     print(f"feedback: {meta['feedback_used']} verdicts used, {meta['feedback_unused']} unused "
           f"(no ad id or ad text), from {meta['feedback_records']} records")
+    if independent:
+        print(f"independent dev halves: {meta['independent_ads']} human-written ads "
+              f"({meta['independent_positives']} concerning) at {meta['independent_share']:.0%} "
+              "of the corpus's weight")
     print(f"model {meta['version']}: {meta['examples']} ads ({meta['positives']} positive) "
           f"-> {out}")
     return 0
@@ -134,6 +155,12 @@ def register(subparsers) -> None:
                    help="raw ads (JSON lines) holding the text of ads feedback names")
     t.add_argument("--out", default=str(DEFAULT_OUT), help=f"model file (default {DEFAULT_OUT})")
     t.add_argument("--seed", type=int, default=0, help="seed of the held-out split")
+    t.add_argument("--independent-dev", action="store_true",
+                   help="also learn from the dev halves of the independently written ads "
+                        "(tests/data/independent; never the locked halves)")
+    t.add_argument("--independent-share", type=float, default=0.25, metavar="SHARE",
+                   help="their weight as a share of the corpus's (default %(default)s, "
+                        "detectors.scoring.model.INDEPENDENT_SHARE)")
     t.set_defaults(func=_cmd_train)
     i = sub.add_parser("info", help="print a model's version, training counts and metrics")
     i.add_argument("path")

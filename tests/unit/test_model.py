@@ -181,3 +181,64 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert main(["model", "info", str(garbage)]) == 2
     err = capsys.readouterr().err
     assert "cannot read corpus" in err and "no ground_truth" in err and "skops" in err
+
+
+def _written(ad_id: str, body: str, label: str) -> dict:
+    return {"ad_id": ad_id, "title": "", "body": body,
+            "eval": {"label": label, "categories": [], "kind": "test", "file": "writerX/ads.jsonl"}}
+
+
+def test_independent_ads_weigh_their_share_of_the_corpus_and_are_counted(corpus):
+    from detectors.scoring.model import INDEPENDENT_SHARE, with_independent
+
+    rows = training_rows(corpus)
+    written = [_written(f"x-{i}", f"ad number {i}", "concerning" if i % 2 else "benign")
+               for i in range(40)]
+    both = with_independent(rows, written)
+    assert len(both.texts) == len(rows.texts) + 40
+    assert both.weights[:len(rows.texts)] == [1.0] * len(rows.texts)
+    assert sum(both.weights[len(rows.texts):]) == pytest.approx(INDEPENDENT_SHARE * len(rows.texts))
+    assert both.counts["independent_ads"] == 40 and both.counts["independent_positives"] == 20
+    assert both.positive[-1] is True and both.labels[-2] == "independent:benign"
+    assert with_independent(rows, []) is rows
+    with pytest.raises(ValueError, match="x-bad.*eval.label"):
+        with_independent(rows, [_written("x-bad", "text", "maybe")])
+
+
+def test_a_model_learns_wording_that_only_the_independent_ads_use(corpus):
+    """Words no generated ad uses ("quillmarsh desk keeps the earnings") move the model's
+    probability only when human-written ads labelled with them are in training."""
+    concerning = [f"Quillmarsh desk keeps the earnings of girl {i}, she rests at the flat" for i in range(30)]
+    benign = [f"Quillmarsh bakery hiring morning staff {i}, weekly pay, free parking" for i in range(30)]
+    written = ([_written(f"c-{i}", t, "concerning") for i, t in enumerate(concerning)]
+               + [_written(f"b-{i}", t, "benign") for i, t in enumerate(benign)])
+    plain = train(corpus)
+    taught = train(corpus, independent=written)
+    probe = ["Quillmarsh desk keeps the earnings of the new one, she rests at the flat"]
+    assert taught.predict_proba(probe)[0] > plain.predict_proba(probe)[0] + 0.2
+    assert taught.metadata["independent_ads"] == 60
+
+
+def test_the_cli_default_share_is_the_models():
+    from detectors.scoring.model import INDEPENDENT_SHARE
+    from streams.cli import build_parser
+
+    args = build_parser().parse_args(["model", "train", "--corpus", "c.jsonl"])
+    assert args.independent_share == INDEPENDENT_SHARE and args.independent_dev is False
+
+
+def test_cli_learns_from_the_dev_halves_only_when_asked(tmp_path, capsys):
+    from streams.bench.detection import FILES, load_half
+
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(item.ad) + "\n"
+                              for item in synthetic_ads(600, seed=6, difficulty="easy")))
+    out = tmp_path / "m.skops"
+    assert main(["model", "train", "--corpus", str(corpus), "--out", str(out),
+                 "--independent-dev", "--independent-share", "0.5"]) == 0
+    assert "independent dev halves: " in capsys.readouterr().out
+    meta = load_model(out).metadata
+    dev = load_half(FILES["dev"]) + load_half(FILES["dev_w3"])
+    assert meta["independent_halves"] == ["dev", "dev_w3"]
+    assert meta["independent_ads"] == len(dev) and meta["independent_share"] == 0.5
+    assert meta["independent_positives"] == sum(a["eval"]["label"] == "concerning" for a in dev)
