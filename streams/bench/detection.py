@@ -31,10 +31,14 @@ from streams.errors import CliError
 
 DATA = Path(__file__).resolve().parents[2] / "tests" / "data" / "independent"
 FILES = {"dev": DATA / "ads_dev.jsonl", "locked": DATA / "ads_locked.jsonl.gz",
-         "dev_w3": DATA / "ads_dev_w3.jsonl", "locked_w3": DATA / "ads_locked_w3.jsonl.gz"}
+         "dev_w3": DATA / "ads_dev_w3.jsonl", "locked_w3": DATA / "ads_locked_w3.jsonl.gz",
+         "dev_w4": DATA / "ads_dev_w4.jsonl", "locked_w4": DATA / "ads_locked_w4.jsonl.gz"}
 HALVES = {"dev": ("dev",), "dev_w3": ("dev_w3",), "dev_all": ("dev", "dev_w3"),
-          "locked": ("locked",), "locked_w3": ("locked_w3",), "locked_all": ("locked", "locked_w3")}
-"""Each half and the files it pools."""
+          "dev_w4": ("dev_w4",),
+          "locked": ("locked",), "locked_w3": ("locked_w3",), "locked_all": ("locked", "locked_w3"),
+          "locked_w4": ("locked_w4",)}
+"""Each half and the files it pools. Writer 4 (2026-12-03) is kept apart: no tuning round and
+no model has read either of its halves (a writer new to everything)."""
 ABLATIONS = (("all layers", frozenset()), ("without grammar", frozenset({"grammar"})),
              ("without model", frozenset({"model"})), ("without floors", frozenset({"policy"})))
 # no semantic layer is shipped (see README: it was not built and measured this round)
@@ -83,13 +87,13 @@ def summarise(rows: list[dict]) -> dict:
     for r in concerning:
         for category in r["eval"]["categories"]:
             per_category[category].append(r)
-    # writer 1's minor-age ads state a child's age next to commercial cues; writers 2 and 3
+    # writer 1's minor-age ads state a child's age next to commercial cues; writers 2, 3 and 4
     # wrote theirs as labour recruitment of minors
     minor = [r for r in concerning if "minor_age" in r["eval"]["categories"]]
     w1_minor = [r for r in minor if r["eval"].get("file", "").startswith("writer1")]
     w2_minor = [r for r in minor if not r["eval"].get("file", "").startswith("writer1")]
     benign_minor = [r for r in benign if r["eval"].get("file", "").endswith("minor_age.jsonl")
-                    or "teen" in r["eval"]["kind"] or "babysitter" in r["eval"]["kind"]]
+                    or any(word in r["eval"]["kind"] for word in ("teen", "babysitter", "ordinary_minor"))]
     return {
         "ads": len(rows), "auc": auc,
         "concerning_medium": _share(concerning, MEDIUM), "benign_medium": _share(benign, MEDIUM),
@@ -119,8 +123,8 @@ def report(results: dict[str, dict[str, dict]]) -> str:
         rows = (("concerning at medium+ (>= 0.85)", "concerning_medium"),
                 ("benign at medium+ (<= 0.05)", "benign_medium"),
                 ("minor age + commercial: critical", "minor_sex_critical"),
-                ("minor in labour ads (w2, w3): high+", "minor_labour_high"),
-                ("minor in labour ads (w2, w3): med+", "minor_labour_medium"),
+                ("minor in labour ads (w2-w4): high+", "minor_labour_high"),
+                ("minor in labour ads (w2-w4): med+", "minor_labour_medium"),
                 ("benign ads stating a minor: med+", "benign_minor_flagged"))
         for title, key in rows:
             lines.append(f"{title:<34}" + "".join(f"{_cell(runs[n][key]):>18}" for n in names))
@@ -157,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
     print(report(results))
     print(f"\n{len(halves)} half(s) scored {len(ABLATIONS)} ways in {time.monotonic() - started:.1f} s")
     if args.leave_one_writer_out:
-        print(leave_one_writer_out(args.leave_one_writer_out))
+        leave_one_writer_out(args.leave_one_writer_out)
     return 0
 
 
@@ -174,7 +178,7 @@ def writer_of(ad: dict) -> str:
     return ad["eval"].get("file", "?").split("/")[0]
 
 
-def leave_one_writer_out(corpus_path: str, halves: tuple[str, ...] = ("dev", "dev_w3")) -> str:
+def leave_one_writer_out(corpus_path: str, halves: tuple[str, ...] = ("dev", "dev_w3")) -> None:
     """For each writer of the dev halves: a model trained on the generated corpus plus the
     other writers' dev ads scores this writer's dev ads, beside no model and a model trained on
     the corpus alone: what the independent data teaches the model about a writer it never read.
@@ -188,9 +192,10 @@ def leave_one_writer_out(corpus_path: str, halves: tuple[str, ...] = ("dev", "de
     corpus = load_ads(corpus_path, "corpus")
     ads = [ad for half in halves for ad in load_half(FILES[half])]
     writers = sorted({writer_of(ad) for ad in ads})
-    lines = ["", f"leave one writer out (model: {corpus_path} plus the other writers' dev ads; "
-                 "concerning / benign at medium+, ROC-AUC):",
-             f"{'writer':<10}{'ads':>6}{'no model':>24}{'corpus only':>24}{'+ other writers':>24}"]
+    print(f"\nleave one writer out (model: {corpus_path} plus the other writers' dev ads; "
+          "concerning / benign at medium+, ROC-AUC):")
+    print(f"{'writer':<10}{'ads':>6}{'no model':>24}{'corpus only':>24}{'+ other writers':>24}",
+          flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         corpus_only = Path(tmp) / "corpus.skops"
         train(corpus).save(corpus_only)
@@ -205,9 +210,7 @@ def leave_one_writer_out(corpus_path: str, halves: tuple[str, ...] = ("dev", "de
                 summary = summarise(score_half(held, disabled, model))
                 cells.append(f"{summary['concerning_medium'][0]:.2f} / "
                              f"{summary['benign_medium'][0]:.2f} ({summary['auc']:.3f})")
-            lines.append(f"{writer:<10}{len(held):>6}" + "".join(f"{c:>24}" for c in cells))
-            print(lines[-1], flush=True)
-    return "\n".join(lines)
+            print(f"{writer:<10}{len(held):>6}" + "".join(f"{c:>24}" for c in cells), flush=True)
 
 
 def register_bench(subparsers: argparse._SubParsersAction) -> None:

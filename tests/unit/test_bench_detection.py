@@ -1,0 +1,75 @@
+"""`vigil bench detection`: which halves it reads, what it sums, and what a model says it read."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from streams.bench import detection
+from streams.model.command import INDEPENDENT_DEV_HALVES, independent_dev_ads
+
+
+def _row(label: str, rank: int, categories=(), kind="k", file="writer3/ads.jsonl", risk=None) -> dict:
+    return {"eval": {"label": label, "categories": list(categories), "kind": kind, "file": file},
+            "rank": rank, "risk": rank / 5 if risk is None else risk}
+
+
+def test_dev_halves_and_the_models_training_never_read_a_locked_file():
+    for half, files in detection.HALVES.items():
+        locked = [f for f in files if f.startswith("locked")]
+        assert (locked == list(files)) if half.startswith("locked") else not locked, half
+    assert all(h.startswith("dev") for h in INDEPENDENT_DEV_HALVES)
+    # writer 4 is kept apart from training: a writer no model has read
+    assert "dev_w4" not in INDEPENDENT_DEV_HALVES
+    writers = {detection.writer_of(ad) for ad in independent_dev_ads()}
+    assert writers == {"writer1", "writer2", "writer3"}
+
+
+def test_summarise_counts_shares_per_label_category_and_minor_row():
+    rows = [
+        _row("concerning", 2, ["payment"]), _row("concerning", 1, ["payment", "youth"]),
+        _row("concerning", 4, ["minor_age"], file="writer1/ads.jsonl"),
+        _row("concerning", 3, ["minor_age"], file="writer4/ads.jsonl"),
+        _row("benign", 2, kind="ordinary_minor_tutoring"), _row("benign", 0), _row("benign", 0),
+        _row("benign", 1),
+    ]
+    summary = detection.summarise(rows)
+    assert summary["ads"] == 8
+    assert summary["concerning_medium"] == (0.75, 4) and summary["benign_medium"] == (0.25, 4)
+    assert summary["categories"]["payment"] == (0.5, 2) and summary["categories"]["youth"] == (0.0, 1)
+    assert summary["minor_sex_critical"] == (1.0, 1)
+    assert summary["minor_labour_high"] == (1.0, 1)
+    assert summary["benign_minor_flagged"] == (1.0, 1)
+    assert 0.5 < summary["auc"] <= 1.0
+
+
+def test_a_model_says_which_independent_halves_it_learnt_from(tmp_path, capsys):
+    from streams.cli import main
+    from streams.evaluation.synthetic import synthetic_ads
+
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(item.ad) + "\n"
+                              for item in synthetic_ads(500, seed=3, difficulty="easy")))
+    plain, taught = tmp_path / "plain.skops", tmp_path / "taught.skops"
+    assert main(["model", "train", "--corpus", str(corpus), "--out", str(plain)]) == 0
+    assert main(["model", "train", "--corpus", str(corpus), "--out", str(taught), "--independent-dev"]) == 0
+    assert detection.model_learnt_from(str(plain)) == []
+    assert detection.model_learnt_from(str(taught)) == list(INDEPENDENT_DEV_HALVES)
+    capsys.readouterr()
+    assert main(["bench", "detection", "--model", str(taught), "--halves", "dev_w3"]) == 0
+    printed = capsys.readouterr().out
+    assert "learnt from the independent halves dev, dev_w3" in printed
+    assert "dev_w3 half: 150 ads (75 concerning, 75 benign)" in printed
+
+
+def test_an_unknown_half_is_a_clear_error(capsys):
+    from streams.cli import main
+
+    assert main(["bench", "detection", "--halves", "dev,lockd"]) == 2
+    assert "unknown half 'lockd'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("file, writer", [("writer3/ads.jsonl", "writer3"), ("writer2/minor_age.jsonl", "writer2")])
+def test_writer_of(file, writer):
+    assert detection.writer_of({"eval": {"file": file}}) == writer
