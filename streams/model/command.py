@@ -15,6 +15,7 @@ from pathlib import Path
 
 from streams.config import REPO_ROOT
 from streams.errors import CliError
+from streams.evaluation.independent import DEV_HALVES_TRAINED_ON, dev_ads_trained_on
 
 DEFAULT_OUT = REPO_ROOT / ".stack" / "models" / "text_model.skops"
 
@@ -30,17 +31,6 @@ def save_with_sidecar(model, path: Path) -> Path:
     return path
 
 
-def independent_dev_ads() -> list[dict]:
-    """The dev halves of the independently written ads (tests/data/independent), labelled by
-    their `eval` objects; never a locked half."""
-    from streams.bench.detection import FILES, load_half
-
-    return [ad for half in INDEPENDENT_DEV_HALVES for ad in load_half(FILES[half])]
-
-
-INDEPENDENT_DEV_HALVES = ("dev", "dev_w3")
-
-
 def train_default_model(path: Path, *, ads: int = 6000, seed: int = 99) -> dict:
     """Train on a freshly generated hard corpus plus the independent dev halves (for `vigil
     demo` on its first run)."""
@@ -48,9 +38,9 @@ def train_default_model(path: Path, *, ads: int = 6000, seed: int = 99) -> dict:
     from streams.evaluation.generate import generate_ads
 
     corpus = list(generate_ads(ads, seed=seed, difficulty="hard", images=False))
-    model = train(corpus, independent=independent_dev_ads())
+    model = train(corpus, independent=dev_ads_trained_on())
     model.metadata["corpus"] = f"generated: {ads} ads, seed {seed}, hard"
-    model.metadata["independent_halves"] = list(INDEPENDENT_DEV_HALVES)
+    model.metadata["independent_halves"] = list(DEV_HALVES_TRAINED_ON)
     save_with_sidecar(model, Path(path))
     return model.metadata
 
@@ -106,7 +96,7 @@ def _cmd_train(args) -> int:
     if args.feedback_topic:
         feedback += _topic_feedback()
     extra = load_ads(args.ads, "ads file") if args.ads else []
-    independent = independent_dev_ads() if args.independent_dev else []
+    independent = dev_ads_trained_on() if args.independent_dev else []
     try:
         model = train(corpus, feedback, extra, seed=args.seed, independent=independent,
                       independent_share=args.independent_share)
@@ -114,7 +104,7 @@ def _cmd_train(args) -> int:
         raise CliError(str(exc)) from exc
     model.metadata["corpus"] = str(args.corpus)
     if independent:
-        model.metadata["independent_halves"] = list(INDEPENDENT_DEV_HALVES)
+        model.metadata["independent_halves"] = list(DEV_HALVES_TRAINED_ON)
     out = save_with_sidecar(model, Path(args.out))
     meta = model.metadata
     print(format_metrics(meta["held_out"]))

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from streams.bench import detection
-from streams.model.command import INDEPENDENT_DEV_HALVES, independent_dev_ads
+from streams.evaluation.independent import DEV_HALVES_TRAINED_ON, dev_ads_trained_on
 
 
 def _row(label: str, rank: int, categories=(), kind="k", file="writer3/ads.jsonl", risk=None) -> dict:
@@ -19,10 +19,10 @@ def test_dev_halves_and_the_models_training_never_read_a_locked_file():
     for half, files in detection.HALVES.items():
         locked = [f for f in files if f.startswith("locked")]
         assert (locked == list(files)) if half.startswith("locked") else not locked, half
-    assert all(h.startswith("dev") for h in INDEPENDENT_DEV_HALVES)
+    assert all(h.startswith("dev") for h in DEV_HALVES_TRAINED_ON)
     # writer 4 is kept apart from training: a writer no model has read
-    assert "dev_w4" not in INDEPENDENT_DEV_HALVES
-    writers = {detection.writer_of(ad) for ad in independent_dev_ads()}
+    assert "dev_w4" not in DEV_HALVES_TRAINED_ON
+    writers = {detection.writer_of(ad) for ad in dev_ads_trained_on()}
     assert writers == {"writer1", "writer2", "writer3"}
 
 
@@ -55,7 +55,7 @@ def test_a_model_says_which_independent_halves_it_learnt_from(tmp_path, capsys):
     assert main(["model", "train", "--corpus", str(corpus), "--out", str(plain)]) == 0
     assert main(["model", "train", "--corpus", str(corpus), "--out", str(taught), "--independent-dev"]) == 0
     assert detection.model_learnt_from(str(plain)) == []
-    assert detection.model_learnt_from(str(taught)) == list(INDEPENDENT_DEV_HALVES)
+    assert detection.model_learnt_from(str(taught)) == list(DEV_HALVES_TRAINED_ON)
     capsys.readouterr()
     assert main(["bench", "detection", "--model", str(taught), "--halves", "dev_w3"]) == 0
     printed = capsys.readouterr().out

@@ -228,7 +228,7 @@ def test_the_cli_default_share_is_the_models():
 
 
 def test_cli_learns_from_the_dev_halves_only_when_asked(tmp_path, capsys):
-    from streams.bench.detection import FILES, load_half
+    from streams.evaluation.independent import FILES, load_half
 
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text("".join(json.dumps(item.ad) + "\n"
