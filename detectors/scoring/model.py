@@ -466,7 +466,7 @@ def with_independent(rows: TrainingRows, independent: Sequence[dict],
         texts.append(ad_text(ad.get("title"), ad.get("body")))
         extras.append(transfer_tokens(match_indicators(ad.get("title") or "", ad.get("body") or "")))
         positive.append(label == "concerning")
-        groups.append(f"independent:{ad['ad_id']}")
+        groups.append(f"independent:{ad.get('ad_id') or len(groups)}")
         labels.append(f"independent:{label}")
     base = rows.weights or [1.0] * len(rows.texts)
     each = share * sum(base) / len(texts) if base else 1.0

@@ -125,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
     unknown = [h for h in halves if h not in HALVES]
     if unknown:
         raise CliError(f"unknown half {unknown[0]!r}: choose from {', '.join(HALVES)}")
+    corpus = check_corpus(args.leave_one_writer_out) if args.leave_one_writer_out else None
     started = time.monotonic()
     scored: dict[tuple[str, str], list[dict]] = {}  # (file, run) -> rows, each file scored once
     results: dict[str, dict[str, dict]] = {}
@@ -141,12 +142,12 @@ def run(args: argparse.Namespace) -> int:
     learnt = model_learnt_from(args.model)
     if learnt:
         print(f"this model learnt from the independent halves {', '.join(learnt)}: with the model on, "
-              "those halves are in-sample, and each locked half holds other ads by the same writers "
-              "(for a writer the model never read: --leave-one-writer-out)")
+              "those halves are in-sample, and their writers' locked halves hold other ads by the "
+              "same writers (writer 4's halves it never read; see also --leave-one-writer-out)")
     print(report(results))
     print(f"\n{len(halves)} half(s) scored {len(ABLATIONS)} ways in {time.monotonic() - started:.1f} s")
-    if args.leave_one_writer_out:
-        leave_one_writer_out(args.leave_one_writer_out)
+    if corpus is not None:
+        leave_one_writer_out(corpus, args.leave_one_writer_out)
     return 0
 
 
@@ -158,7 +159,23 @@ def model_learnt_from(model_path: str | None) -> list[str]:
     return list(model.metadata.get("independent_halves") or []) if model else []
 
 
-def leave_one_writer_out(corpus_path: str, halves: tuple[str, ...] = ("dev", "dev_w3")) -> None:
+def check_corpus(path: str) -> list[dict]:
+    """The labelled corpus for --leave-one-writer-out, refused before anything is scored if it
+    could not train a model."""
+    from detectors.scoring.model import POSITIVE_LABELS, is_positive
+    from streams.model.command import load_ads
+
+    corpus = load_ads(path, "corpus")
+    labels = [(ad.get("ground_truth") or {}).get("label") for ad in corpus]
+    known = [label for label in labels if label in POSITIVE_LABELS or label in ("benign", "adult")]
+    if len({is_positive(label) for label in known}) < 2:
+        raise CliError(f"--leave-one-writer-out: {path} needs ground_truth labels of both kinds "
+                       "(trafficking and benign ads: vigil generate)")
+    return corpus
+
+
+def leave_one_writer_out(corpus: list[dict], corpus_path: str,
+                         halves: tuple[str, ...] = ("dev", "dev_w3")) -> None:
     """For each writer of the dev halves: a model trained on the generated corpus plus the
     other writers' dev ads scores this writer's dev ads, beside no model and a model trained on
     the corpus alone: what the independent data teaches the model about a writer it never read.
@@ -167,9 +184,7 @@ def leave_one_writer_out(corpus_path: str, halves: tuple[str, ...] = ("dev", "de
     import tempfile
 
     from detectors.scoring.model import train
-    from streams.model.command import load_ads
 
-    corpus = load_ads(corpus_path, "corpus")
     ads = [ad for half in halves for ad in load_half(FILES[half])]
     writers = sorted({writer_of(ad) for ad in ads})
     print(f"\nleave one writer out (model: {corpus_path} plus the other writers' dev ads; "

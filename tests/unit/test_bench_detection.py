@@ -73,3 +73,29 @@ def test_an_unknown_half_is_a_clear_error(capsys):
 @pytest.mark.parametrize("file, writer", [("writer3/ads.jsonl", "writer3"), ("writer2/minor_age.jsonl", "writer2")])
 def test_writer_of(file, writer):
     assert detection.writer_of({"eval": {"file": file}}) == writer
+
+
+def test_leave_one_writer_out_refuses_a_corpus_that_cannot_train_before_scoring(tmp_path, capsys):
+    from streams.cli import main
+
+    unlabelled = tmp_path / "raw.jsonl"
+    unlabelled.write_text(json.dumps({"ad_id": "a", "title": "t", "body": "b"}) + "\n")
+    assert main(["bench", "detection", "--leave-one-writer-out", str(unlabelled)]) == 2
+    captured = capsys.readouterr()
+    assert "needs ground_truth labels of both kinds" in captured.err
+    assert "half:" not in captured.out  # refused before anything was scored
+    assert main(["bench", "detection", "--leave-one-writer-out", str(tmp_path / "none.jsonl")]) == 2
+    assert "cannot read corpus" in capsys.readouterr().err
+
+
+def test_the_demo_model_trains_without_the_dev_halves_where_they_are_not_shipped(tmp_path, monkeypatch, capsys):
+    from streams.evaluation import independent
+    from streams.model.command import train_default_model
+
+    monkeypatch.setattr(independent, "FILES", {name: tmp_path / "absent.jsonl" for name in independent.FILES})
+    meta = train_default_model(tmp_path / "m.skops", ads=1500)
+    assert "independent_halves" not in meta and "independent_ads" not in meta
+    assert "training on generated ads only: independent data not found" in capsys.readouterr().err
+    monkeypatch.undo()
+    meta = train_default_model(tmp_path / "m2.skops", ads=1500)
+    assert meta["independent_halves"] == list(DEV_HALVES_TRAINED_ON)

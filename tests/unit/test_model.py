@@ -205,26 +205,35 @@ def test_independent_ads_weigh_their_share_of_the_corpus_and_are_counted(corpus)
         with_independent(rows, [_written("x-bad", "text", "maybe")])
 
 
-def test_a_model_learns_wording_that_only_the_independent_ads_use(corpus):
+def test_a_model_learns_wording_that_only_the_independent_ads_use_by_its_weight(corpus):
     """Words no generated ad uses ("quillmarsh desk keeps the earnings") move the model's
-    probability only when human-written ads labelled with them are in training."""
+    probability only when human-written ads labelled with them are in training, and the more
+    the larger their share (the sample weights reach the fit)."""
     concerning = [f"Quillmarsh desk keeps the earnings of girl {i}, she rests at the flat" for i in range(30)]
     benign = [f"Quillmarsh bakery hiring morning staff {i}, weekly pay, free parking" for i in range(30)]
     written = ([_written(f"c-{i}", t, "concerning") for i, t in enumerate(concerning)]
                + [_written(f"b-{i}", t, "benign") for i, t in enumerate(benign)])
-    plain = train(corpus)
-    taught = train(corpus, independent=written)
     probe = ["Quillmarsh desk keeps the earnings of the new one, she rests at the flat"]
-    assert taught.predict_proba(probe)[0] > plain.predict_proba(probe)[0] + 0.2
-    assert taught.metadata["independent_ads"] == 60
+    plain = train(corpus).predict_proba(probe)[0]
+    light = train(corpus, independent=written, independent_share=0.002)
+    heavy = train(corpus, independent=written, independent_share=0.5)
+    assert heavy.predict_proba(probe)[0] > plain + 0.2
+    assert heavy.predict_proba(probe)[0] > light.predict_proba(probe)[0] + 0.1
+    assert heavy.metadata["independent_ads"] == 60
 
 
-def test_the_cli_default_share_is_the_models():
-    from detectors.scoring.model import INDEPENDENT_SHARE
-    from streams.cli import build_parser
-
-    args = build_parser().parse_args(["model", "train", "--corpus", "c.jsonl"])
-    assert args.independent_share == INDEPENDENT_SHARE and args.independent_dev is False
+def test_the_share_needs_the_dev_halves_and_a_bad_share_is_refused(tmp_path, capsys):
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(item.ad) + "\n"
+                              for item in synthetic_ads(300, seed=7, difficulty="easy")))
+    out = str(tmp_path / "m.skops")
+    assert main(["model", "train", "--corpus", str(corpus), "--out", out,
+                 "--independent-share", "0.5"]) == 2
+    assert main(["model", "train", "--corpus", str(corpus), "--out", out, "--independent-dev",
+                 "--independent-share", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--independent-share needs --independent-dev" in err
+    assert "independent share must be in (0, 10], not 0.0" in err
 
 
 def test_cli_learns_from_the_dev_halves_only_when_asked(tmp_path, capsys):
