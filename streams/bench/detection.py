@@ -1,22 +1,24 @@
 """`vigil bench detection`: detection on ads vigil's authors did not write (tests/data/independent).
 
-Four writers who never read the detectors wrote concerning ads and hard benign look-alikes from
+Seven writers who never read the detectors wrote concerning ads and hard benign look-alikes from
 published red-flag lists; seeded splits made dev halves (studied and tuned on) and locked halves
 that only this benchmark reads, printing aggregates only (never an ad, an id or a per-ad score).
-Halves: `dev` and `locked` (writers 1 and 2), `dev_w3` and `locked_w3` (writer 3), `dev_all` /
-`locked_all` (writers 1-3 pooled: each file scored on its own, as the writers' fictional phone
-numbers overlap, then the rows pooled), and `dev_w4` / `locked_w4` (writer 4, kept apart from the
-vocabularies and from the model's training). Only the dev halves run unless a locked one is
+Halves (`streams.evaluation.independent.HALVES`): `dev` and `locked` (writers 1 and 2),
+`dev_w3` ... `locked_w7` (each later writer), `dev_all` / `locked_all` (writers 1-3 pooled) and
+`dev_w5_7` / `locked_w5_7` (writers 5-7 pooled); each file is scored on its own, as the writers'
+fictional phone numbers overlap, then the rows pooled. Writer 4 is kept apart from the
+vocabularies and from the model's training; writers 5-7 were never tuned on, and their dev halves
+train the model. Only the dev halves run unless a locked one is
 named: every locked run is one look at data no tuning may see.
 Each half is scored by the batch path in process (no broker, no Redis), with every layer on and
 then with each layer switched off: the indicator grammar, the text model, the policy floors
 (there is no semantic layer: it was measured and left out). Per run: ROC-AUC of `risk`; the
 share of concerning ads at medium or above (goal >= 0.85) and of benign ads (goal <= 0.05);
 recall at medium+ per category; and the minor-age rows: writer 1's minor ages next to commercial
-cues (share critical), writers 2-4's minors in labour recruitment (share high+), benign ads that
+cues (share critical), writers 2-7's minors in labour recruitment (share high+), benign ads that
 state a minor's age (share flagged). A model trained with `--independent-dev` has read the dev
-halves of writers 1-3 (the output says so); `--leave-one-writer-out CORPUS` trains one model per
-left-out writer instead, the forecast for a writer no model has read.
+halves of writers 1-3 and 5-7 (the output says so); `--leave-one-writer-out CORPUS` trains one
+model per left-out writer instead, the forecast for a writer no model has read.
 """
 
 from __future__ import annotations
@@ -31,12 +33,14 @@ from sklearn.metrics import roc_auc_score
 
 from detectors.scoring.scorer import severity_rank
 from streams.errors import CliError
-from streams.evaluation.independent import FILES, HALVES, load_half, writer_of
+from streams.evaluation.independent import DEV_HALVES_TRAINED_ON, FILES, HALVES, load_half, writer_of
 
 ABLATIONS = (("all layers", frozenset()), ("without grammar", frozenset({"grammar"})),
              ("without model", frozenset({"model"})), ("without floors", frozenset({"policy"})))
 # no semantic layer is shipped (README: measured on the dev halves and left out)
 MEDIUM = severity_rank("medium")
+BENIGN_MINOR_KINDS = ("teen", "babysitter", "ordinary_minor", "minor_ordinary")
+"""Words in the writers' `kind` of a benign ad that states a minor's age (babysitters, tryouts)."""
 
 
 def score_half(ads: list[dict], disabled: frozenset[str], model_path: str | None) -> list[dict]:
@@ -78,7 +82,7 @@ def summarise(rows: list[dict]) -> dict:
     w1_minor = [r for r in minor if r["eval"].get("file", "").startswith("writer1")]
     w2_minor = [r for r in minor if not r["eval"].get("file", "").startswith("writer1")]
     benign_minor = [r for r in benign if r["eval"].get("file", "").endswith("minor_age.jsonl")
-                    or any(word in r["eval"]["kind"] for word in ("teen", "babysitter", "ordinary_minor"))]
+                    or any(word in r["eval"]["kind"] for word in BENIGN_MINOR_KINDS)]
     return {
         "ads": len(rows), "auc": auc,
         "concerning_medium": _share(concerning, MEDIUM), "benign_medium": _share(benign, MEDIUM),
@@ -108,8 +112,8 @@ def report(results: dict[str, dict[str, dict]]) -> str:
         rows = (("concerning at medium+ (>= 0.85)", "concerning_medium"),
                 ("benign at medium+ (<= 0.05)", "benign_medium"),
                 ("minor age + commercial: critical", "minor_sex_critical"),
-                ("minor in labour ads (w2-w4): high+", "minor_labour_high"),
-                ("minor in labour ads (w2-w4): med+", "minor_labour_medium"),
+                ("minor in labour ads (w2-w7): high+", "minor_labour_high"),
+                ("minor in labour ads (w2-w7): med+", "minor_labour_medium"),
                 ("benign ads stating a minor: med+", "benign_minor_flagged"))
         for title, key in rows:
             lines.append(f"{title:<34}" + "".join(f"{_cell(runs[n][key]):>18}" for n in names))
@@ -174,12 +178,12 @@ def check_corpus(path: str) -> list[dict]:
 
 
 def leave_one_writer_out(corpus: list[dict], corpus_path: str,
-                         halves: tuple[str, ...] = ("dev", "dev_w3")) -> None:
+                         halves: tuple[str, ...] = DEV_HALVES_TRAINED_ON) -> None:
     """For each writer of the dev halves: a model trained on the generated corpus plus the
     other writers' dev ads scores this writer's dev ads, beside no model and a model trained on
     the corpus alone: what the independent data teaches the model about a writer it never read.
-    (The grammar and floors were tuned on all dev halves, so their share is in-sample here; the
-    model's lift is the out-of-writer part.)"""
+    (The grammar and floors were tuned on writers 1-3's dev halves, so for those writers only
+    the model's lift is out of sample; writers 5-7 were never tuned on.)"""
     import tempfile
 
     from detectors.scoring.model import train
@@ -211,8 +215,8 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "detection", help="detection on independently written ads: dev and locked halves, each layer off"
     )
-    parser.add_argument("--halves", default="dev,dev_w3",
-                        help=f"which halves, comma-separated: {', '.join(HALVES)} (default dev,dev_w3; "
+    parser.add_argument("--halves", default="dev,dev_w3,dev_w5_7",
+                        help=f"which halves, comma-separated: {', '.join(HALVES)} (default dev,dev_w3,dev_w5_7; "
                              "name a locked half only for a counted run)")
     parser.add_argument("--model", help="text model file (default: the worker's)")
     parser.add_argument("--leave-one-writer-out", metavar="CORPUS",

@@ -15,16 +15,18 @@ from streams.errors import CliError
 
 DATA = Path(__file__).resolve().parents[2] / "tests" / "data" / "independent"
 FILES = {"dev": DATA / "ads_dev.jsonl", "locked": DATA / "ads_locked.jsonl.gz",
-         "dev_w3": DATA / "ads_dev_w3.jsonl", "locked_w3": DATA / "ads_locked_w3.jsonl.gz",
-         "dev_w4": DATA / "ads_dev_w4.jsonl", "locked_w4": DATA / "ads_locked_w4.jsonl.gz"}
-HALVES = {"dev": ("dev",), "dev_w3": ("dev_w3",), "dev_all": ("dev", "dev_w3"),
-          "dev_w4": ("dev_w4",),
-          "locked": ("locked",), "locked_w3": ("locked_w3",), "locked_all": ("locked", "locked_w3"),
-          "locked_w4": ("locked_w4",)}
-"""Each half and the files it pools. Writer 4 (2026-12-03) is kept apart from the vocabularies
-and from the model's training: its dev half was read in aggregate only (it set the model's
-`logit_scale`), its locked half by `vigil bench detection` only."""
-DEV_HALVES_TRAINED_ON = ("dev", "dev_w3")
+         **{f"{side}_w{n}": DATA / f"ads_{side}_w{n}.jsonl{'.gz' if side == 'locked' else ''}"
+            for n in (3, 4, 5, 6, 7) for side in ("dev", "locked")}}
+HALVES = {"dev": ("dev",), "dev_all": ("dev", "dev_w3"), "dev_w5_7": ("dev_w5", "dev_w6", "dev_w7"),
+          "locked": ("locked",), "locked_all": ("locked", "locked_w3"),
+          "locked_w5_7": ("locked_w5", "locked_w6", "locked_w7"),
+          **{f"{side}_w{n}": (f"{side}_w{n}",) for n in (3, 4, 5, 6, 7) for side in ("dev", "locked")}}
+"""Each half and the files it pools: writers 1+2 (`dev`, `locked`), each later writer alone
+(`dev_w3` ... `locked_w7`), writers 1-3 (`*_all`) and writers 5-7 (`*_w5_7`) pooled. Writer 4
+(2026-12-03) is kept apart from the vocabularies and from the model's training: its dev half was
+read in aggregate only (it set the model's `logit_scale`), its locked half by `vigil bench
+detection` only. Writers 5-7 (2026-12-03) were never tuned on; their dev halves train the model."""
+DEV_HALVES_TRAINED_ON = ("dev", "dev_w3", "dev_w5", "dev_w6", "dev_w7")
 """The dev halves `vigil model train --independent-dev` learns from (never a locked half, and
 not writer 4's, kept apart as a writer no model has read)."""
 

@@ -237,7 +237,7 @@ def test_the_share_needs_the_dev_halves_and_a_bad_share_is_refused(tmp_path, cap
 
 
 def test_cli_learns_from_the_dev_halves_only_when_asked(tmp_path, capsys):
-    from streams.evaluation.independent import FILES, load_half
+    from streams.evaluation.independent import DEV_HALVES_TRAINED_ON, dev_ads_trained_on
 
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text("".join(json.dumps(item.ad) + "\n"
@@ -247,7 +247,7 @@ def test_cli_learns_from_the_dev_halves_only_when_asked(tmp_path, capsys):
                  "--independent-dev", "--independent-share", "0.5"]) == 0
     assert "independent dev halves: " in capsys.readouterr().out
     meta = load_model(out).metadata
-    dev = load_half(FILES["dev"]) + load_half(FILES["dev_w3"])
-    assert meta["independent_halves"] == ["dev", "dev_w3"]
+    dev = dev_ads_trained_on()
+    assert meta["independent_halves"] == list(DEV_HALVES_TRAINED_ON)
     assert meta["independent_ads"] == len(dev) and meta["independent_share"] == 0.5
     assert meta["independent_positives"] == sum(a["eval"]["label"] == "concerning" for a in dev)
