@@ -170,13 +170,14 @@ class AdPipeline:
         ad, enriched = prepared.ad, prepared.enriched
         entities, location, phones = enriched["entities"], ad.get("location") or {}, prepared.phones
         score_started = time.perf_counter()
-        probability = None
+        probability, model_words = None, []
         if self.model is not None and "model" not in self.disabled_families:
-            probability = self.model.predict_proba_one(ad.get("title", ""), ad.get("body", ""),
-                                                       enriched["indicators"])
+            probability, model_words = self.model.explain_one(ad.get("title", ""), ad.get("body", ""),
+                                                              enriched["indicators"])
         score = score_ad(
             indicators=enriched["indicators"],
             model_probability=probability,
+            model_words=model_words,
             link=link,
             bank_matches=enriched["images"]["matches"],
             disabled_families=self.disabled_families,

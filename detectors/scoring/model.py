@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 from sklearn import metrics
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupShuffleSplit
 from sklearn.pipeline import FeatureUnion, Pipeline
@@ -105,6 +105,8 @@ def prepare_text(text: str) -> str:
 
 
 STRONG_WEIGHT = 0.5
+EXPLAINED_WORDS = 6
+"""How many of an ad's word n-grams the model reports as having moved it most."""
 
 
 def transfer_tokens(indicators: Sequence[dict] | None) -> str:
@@ -215,16 +217,62 @@ class _FastPath:
         return cls(analyzers, np.ascontiguousarray(linear.coef_[0]),
                    float(linear.intercept_[0]), float(sigmoid.a_), float(sigmoid.b_))
 
-    def probability(self, text: str, extra: str = "") -> float:
+    def probability(self, text: str, extra: str = "", words: int = 0) -> tuple[float, list[ModelWord]]:
+        """The calibrated probability, and (`words` > 0) the ad's word n-grams that moved the
+        linear score most, each with its share of that score (word analyzer only: characters
+        n-grams explain nothing to a reader; the detectors' own tokens are left out)."""
         prepared = prepare_text(text) + extra
         score = self.intercept
-        for (analyze, offset, n_features), cache in zip(self.analyzers, self.caches, strict=True):
+        moved: list[ModelWord] = []
+        for i, ((analyze, offset, n_features), cache) in enumerate(zip(self.analyzers, self.caches,
+                                                                       strict=True)):
             tokens = analyze(prepared)
             if tokens:
                 columns, values = _hashed(tokens, n_features, cache)
-                score += float(values @ self.weights[offset + columns])
+                parts = values * self.weights[offset + columns]
+                score += float(parts.sum())
+                if words and i == 0:
+                    moved = _words_that_moved(tokens, columns, parts, cache, words)
         z = self.a * score + self.c
-        return 1.0 / (1.0 + math.exp(z)) if z < 700 else 0.0
+        return (1.0 / (1.0 + math.exp(z)) if z < 700 else 0.0), moved
+
+
+@dataclass(frozen=True)
+class ModelWord:
+    """A word n-gram of the ad and its signed part of the model's linear score."""
+
+    text: str
+    weight: float
+
+
+STOP_WORDS = ENGLISH_STOP_WORDS | frozenset([
+    "el", "la", "los", "las", "lo", "un", "una", "y", "o", "de", "del", "en", "con", "por", "para",
+    "que", "su", "sus", "le", "les", "des", "du", "et", "au", "aux", "ou", "um", "uma", "os", "as",
+    "do", "da", "dos", "das", "no", "na", "e"])
+"""Words that move the model by their count, not their meaning: never shown as a reason."""
+
+
+def _readable(token: str) -> bool:
+    """A word n-gram worth showing a reader: not one of the detectors' tokens, and with a word
+    of two letters or more that is not a stop word."""
+    return "<" not in token and any(
+        sum(c.isalpha() for c in word) >= 2 and word not in STOP_WORDS for word in token.split())
+
+
+def _words_that_moved(tokens: list[str], columns: np.ndarray, parts: np.ndarray,
+                      cache: dict[str, int], count: int) -> list[ModelWord]:
+    """The `count` readable tokens whose columns moved the score most (either way): columns
+    ranked by their part, then mapped back to a token of the ad (a column two tokens share
+    by hashing is shown under one of them)."""
+    token_of = {cache[token]: token for token in tokens}
+    moved = []
+    for i in np.argsort(-np.abs(parts)).tolist():
+        if len(moved) == count or not parts[i]:
+            break
+        token = token_of.get(int(columns[i]))
+        if token is not None and _readable(token):
+            moved.append(ModelWord(token, float(parts[i])))
+    return moved
 
 
 @dataclass
@@ -274,7 +322,15 @@ class TextModel:
         """`predict_proba` for one ad (its indicators give the transfer tokens), without
         scikit-learn's per-call overhead."""
         self._require_fitted()
-        return self._fast.probability(ad_text(title, body), transfer_tokens(indicators))
+        return self._fast.probability(ad_text(title, body), transfer_tokens(indicators))[0]
+
+    def explain_one(self, title: str | None, body: str | None,
+                    indicators: Sequence[dict] | None = None,
+                    words: int = EXPLAINED_WORDS) -> tuple[float, list[ModelWord]]:
+        """`predict_proba_one` and the ad's words that moved the model most (see
+        `_FastPath.probability`)."""
+        self._require_fitted()
+        return self._fast.probability(ad_text(title, body), transfer_tokens(indicators), words)
 
     def save(self, path: str | Path) -> Path:
         """Write the model and its metadata (skops format, no pickle)."""

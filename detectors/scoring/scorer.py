@@ -13,6 +13,7 @@ Weights, floors and thresholds live in `scoring.yaml`.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -102,9 +103,15 @@ def text_reasons(indicators: list[dict], cfg: dict) -> list[Reason]:
     return reasons
 
 
-def model_reason(probability: float | None, cfg: dict, categories: int = 0) -> list[Reason]:
+MODEL_WORDS_SHOWN = 3
+
+
+def model_reason(probability: float | None, cfg: dict, categories: int = 0,
+                 words: Sequence = ()) -> list[Reason]:
     """The text model's reason; `categories` is the number of distinct indicator categories
-    (with `corroborated_categories` of them the model cannot lower the risk)."""
+    (with `corroborated_categories` of them the model cannot lower the risk). `words` (the
+    ad's word n-grams that moved the model, `ModelWord`s) name, in the detail, the ones that
+    moved it the way it contributes."""
     if probability is None:
         return []
     raw = cfg["logit_scale"] * (_logit(probability) - _logit(cfg["prior"]))
@@ -114,14 +121,13 @@ def model_reason(probability: float | None, cfg: dict, categories: int = 0) -> l
     contribution = max(lowest, min(cfg["max_abs"], raw))
     if abs(contribution) < 0.05:
         return []
-    return [
-        Reason(
-            code="model:text_classifier",
-            family="model",
-            contribution=contribution,
-            detail=f"text classifier probability {probability:.2f}",
-        )
-    ]
+    detail = f"text classifier probability {probability:.2f}"
+    shown = [w.text for w in words if (w.weight > 0) == (contribution > 0)][:MODEL_WORDS_SHOWN]
+    if shown:
+        way = "raised" if contribution > 0 else "lowered"
+        detail += f"; the ad's words that {way} it most: " + ", ".join(f'"{w}"' for w in shown)
+    return [Reason(code="model:text_classifier", family="model", contribution=contribution,
+                   detail=detail)]
 
 
 def _describe_identifier(kind: str, value: str) -> str:
@@ -280,6 +286,7 @@ def score_ad(
     bank_matches: list[dict],
     disabled_families: frozenset[str] = frozenset(),
     config: dict | None = None,
+    model_words: Sequence = (),
 ) -> Score:
     """Combine every signal family into one risk with reasons (families can be switched off)."""
     cfg = config or load_scoring_config()
@@ -289,7 +296,7 @@ def score_ad(
         reasons += text_reasons(indicators, cfg["text"])
     if "model" not in disabled_families:
         categories = len({i["category"] for i in indicators}) if text_on else 0
-        reasons += model_reason(model_probability, cfg["model"], categories)
+        reasons += model_reason(model_probability, cfg["model"], categories, model_words)
     if "link" not in disabled_families:
         reasons += link_reasons(link, cfg["link"])
     critical = False

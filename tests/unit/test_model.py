@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import pickle
 import random
+import re
 
 import numpy as np
 import pytest
@@ -251,3 +252,26 @@ def test_cli_learns_from_the_dev_halves_only_when_asked(tmp_path, capsys):
     assert meta["independent_halves"] == list(DEV_HALVES_TRAINED_ON)
     assert meta["independent_ads"] == len(dev) and meta["independent_share"] == 0.5
     assert meta["independent_positives"] == sum(a["eval"]["label"] == "concerning" for a in dev)
+
+
+def test_explain_one_gives_the_probability_and_the_readable_words_that_moved_it(model, fresh_ads):
+    from detectors.scoring.model import STOP_WORDS
+
+    ad = next(a for a in fresh_ads if a["ground_truth"]["label"] == "trafficking")
+    indicators = match_indicators(ad["title"], ad["body"])
+    probability, words = model.explain_one(ad["title"], ad["body"], indicators)
+    assert probability == model.predict_proba_one(ad["title"], ad["body"], indicators)
+    assert 0 < len(words) <= 6
+    assert [abs(w.weight) for w in words] == sorted((abs(w.weight) for w in words), reverse=True)
+    text = prepare_text(ad_text(ad["title"], ad["body"]))
+    for word in words:
+        assert "<" not in word.text and word.text.split()[0] in text
+        assert any(part not in STOP_WORDS for part in word.text.split())
+    assert words[0].weight != 0
+    # the words' parts are the model's own: dropping the strongest raising word lowers the score
+    top = max(words, key=lambda w: w.weight)
+    assert top.weight > 0
+    strongest = re.compile(rf"\b{re.escape(top.text.split()[0])}\b", re.IGNORECASE)
+    title, body = strongest.sub("", ad["title"]), strongest.sub("", ad["body"])
+    assert (title, body) != (ad["title"], ad["body"])
+    assert model.predict_proba_one(title, body, indicators) < probability

@@ -73,3 +73,20 @@ def test_suppression_remembers_the_ad_that_alerted_so_its_redelivery_alerts_agai
     assert again.send and again.why == first.why and again.state == first.state
     # another ad of the cluster is still suppressed
     assert not decide(first.state, severity="medium", cluster_size=5, ad_id="a2").send
+
+
+def test_the_model_reason_names_the_words_that_moved_it_its_way():
+    from detectors.scoring.model import ModelWord
+
+    words = [ModelWord("my driver", 0.9), ModelWord("independent", -0.8), ModelWord("cash only", 0.4),
+             ModelWord("hello", 0.1), ModelWord("dinner", -0.2)]
+    raised = score_ad(indicators=[], model_probability=0.95, link=None, bank_matches=[], model_words=words)
+    reason = next(r for r in raised.reasons if r.code == "model:text_classifier")
+    assert reason.contribution > 0
+    assert reason.detail.endswith('words that raised it most: "my driver", "cash only", "hello"')
+    lowered = score_ad(indicators=[], model_probability=0.02, link=None, bank_matches=[], model_words=words)
+    reason = next(r for r in lowered.reasons if r.code == "model:text_classifier")
+    assert reason.contribution < 0
+    assert reason.detail.endswith('words that lowered it most: "independent", "dinner"')
+    plain = score_ad(indicators=[], model_probability=0.95, link=None, bank_matches=[])
+    assert [r.detail for r in plain.reasons] == ["text classifier probability 0.95"]
