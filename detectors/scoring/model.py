@@ -253,10 +253,11 @@ STOP_WORDS = ENGLISH_STOP_WORDS | frozenset([
 
 
 def _readable(token: str) -> bool:
-    """A word n-gram worth showing a reader: not one of the detectors' tokens, and with a word
-    of two letters or more that is not a stop word."""
-    return "<" not in token and any(
-        sum(c.isalpha() for c in word) >= 2 and word not in STOP_WORDS for word in token.split())
+    """A word n-gram worth showing a reader: words only (no punctuation or emoji token, none of
+    the detectors' own tokens), one of two letters or more that is not a stop word."""
+    words = token.split()
+    return ("<" not in token and all(any(c.isalpha() for c in word) for word in words)
+            and any(sum(c.isalpha() for c in word) >= 2 and word not in STOP_WORDS for word in words))
 
 
 def _words_that_moved(tokens: list[str], columns: np.ndarray, parts: np.ndarray,

@@ -275,3 +275,14 @@ def test_explain_one_gives_the_probability_and_the_readable_words_that_moved_it(
     title, body = strongest.sub("", ad["title"]), strongest.sub("", ad["body"])
     assert (title, body) != (ad["title"], ad["body"])
     assert model.predict_proba_one(title, body, indicators) < probability
+
+
+@pytest.mark.parametrize("token, readable", [
+    ("my driver", True), ("incall", True), ("bf", True), (". incall", False), ("⛽ ask", False),
+    ("the", False), ("to the", False), ("m", False), ("<cat_youth>", False), ("0", False),
+    ("et le", False), ("disponible", True),
+])
+def test_only_words_a_reader_can_use_are_shown(token, readable):
+    from detectors.scoring.model import _readable
+
+    assert _readable(token) is readable
