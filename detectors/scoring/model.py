@@ -447,6 +447,12 @@ class TrainingRows:
     weights: list[float] = field(default_factory=list)  # sample weights; empty: all 1
 
 
+def text_and_transfer_tokens(ad: dict) -> tuple[str, str]:
+    """What the model reads of one training ad: its text and its indicators' tokens."""
+    title, body = ad.get("title") or "", ad.get("body") or ""
+    return ad_text(title, body), transfer_tokens(match_indicators(title, body))
+
+
 def latest_feedback(feedback: Sequence[dict]) -> list[dict]:
     """One verdict per alert id: the latest by `at` (ties: the later record)."""
     latest: dict[str, dict] = {}
@@ -489,8 +495,9 @@ def training_rows(corpus: Sequence[dict], feedback: Sequence[dict] = (),
     texts, positive, groups, row_labels, extras = [], [], [], [], []
     for ad_id, ad in ads.items():
         label = labels[ad_id]
-        texts.append(ad_text(ad.get("title"), ad.get("body")))
-        extras.append(transfer_tokens(match_indicators(ad.get("title") or "", ad.get("body") or "")))
+        text, extra = text_and_transfer_tokens(ad)
+        texts.append(text)
+        extras.append(extra)
         positive.append(label == "feedback:true" or label in POSITIVE_LABELS)
         groups.append((ad.get("ground_truth") or {}).get("org_id") or ad_id)
         row_labels.append(label)
@@ -520,8 +527,9 @@ def with_independent(rows: TrainingRows, independent: Sequence[dict],
         if label not in ("concerning", "benign"):
             raise ValueError(f"independent ad {ad.get('ad_id')!r} has eval.label {label!r} "
                              "(concerning or benign)")
-        texts.append(ad_text(ad.get("title"), ad.get("body")))
-        extras.append(transfer_tokens(match_indicators(ad.get("title") or "", ad.get("body") or "")))
+        text, extra = text_and_transfer_tokens(ad)
+        texts.append(text)
+        extras.append(extra)
         positive.append(label == "concerning")
         groups.append(f"independent:{ad.get('ad_id') or len(groups)}")
         labels.append(f"independent:{label}")
