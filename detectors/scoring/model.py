@@ -507,10 +507,11 @@ def training_rows(corpus: Sequence[dict], feedback: Sequence[dict] = (),
     return TrainingRows(texts, positive, groups, row_labels, counts, extras)
 
 
-INDEPENDENT_SHARE = 0.25
+INDEPENDENT_SHARE = 1.0
 """The weight of human-written labelled ads (`independent`) in training, as a share of the
-weight of all other rows: a few hundred of them beside tens of thousands of generated ads
-would otherwise teach the model next to nothing."""
+weight of all other rows: a thousand of them beside tens of thousands of generated ads would
+otherwise teach the model next to nothing. 1.0 (0.25 before): leaving one writer out at a time,
+the model ranked the left-out writer's ads better at 1.0 (mean ROC-AUC 0.976 against 0.970)."""
 
 
 def with_independent(rows: TrainingRows, independent: Sequence[dict],

@@ -1,24 +1,24 @@
 """`vigil bench detection`: detection on ads vigil's authors did not write (tests/data/independent).
 
-Seven writers who never read the detectors wrote concerning ads and hard benign look-alikes from
+Eleven writers who never read the detectors wrote concerning ads and hard benign look-alikes from
 published red-flag lists; seeded splits made dev halves (studied and tuned on) and locked halves
 that only this benchmark reads, printing aggregates only (never an ad, an id or a per-ad score).
 Halves (`streams.evaluation.independent.HALVES`): `dev` and `locked` (writers 1 and 2),
-`dev_w3` ... `locked_w7` (each later writer), `dev_all` / `locked_all` (writers 1-3 pooled) and
-`dev_w5_7` / `locked_w5_7` (writers 5-7 pooled); each file is scored on its own, as the writers'
-fictional phone numbers overlap, then the rows pooled. Writer 4 is kept apart from the
-vocabularies and from the model's training; writers 5-7 were never tuned on, and their dev halves
-train the model. Only the dev halves run unless a locked one is
-named: every locked run is one look at data no tuning may see.
+`dev_w3` ... `locked_w11` (each later writer), `dev_all` / `locked_all` (writers 1-3 pooled),
+`dev_w5_7` / `locked_w5_7` and `dev_w8_10_11` / `locked_w8_10_11` (pooled); each file is scored on
+its own, as the writers' fictional phone numbers overlap, then the rows pooled. Writers 4 and 9
+are kept apart from the vocabularies and from the model's training; writers 5-8, 10 and 11 were
+never tuned on, and their dev halves train the model. Only the dev halves run unless a locked one
+is named: every locked run is one look at data no tuning may see.
 Each half is scored by the batch path in process (no broker, no Redis), with every layer on and
 then with each layer switched off: the indicator grammar, the text model, the policy floors
 (there is no semantic layer: it was measured and left out). Per run: ROC-AUC of `risk`; the
 share of concerning ads at medium or above (goal >= 0.85) and of benign ads (goal <= 0.05);
 recall at medium+ per category; and the minor-age rows: writer 1's minor ages next to commercial
-cues (share critical), writers 2-7's minors in labour recruitment (share high+), benign ads that
-state a minor's age (share flagged). A model trained with `--independent-dev` has read the dev
-halves of writers 1-3 and 5-7 (the output says so); `--leave-one-writer-out CORPUS` trains one
-model per left-out writer instead, the forecast for a writer no model has read.
+cues (share critical), the other writers' minors in labour recruitment (share high+), benign ads
+that state a minor's age (share flagged). A model trained with `--independent-dev` has read the
+dev halves in `DEV_HALVES_TRAINED_ON` (the output says so); `--leave-one-writer-out CORPUS` trains
+one model per left-out writer instead, the forecast for a writer no model has read.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from detectors.scoring.scorer import severity_rank
 from streams.errors import CliError
 from streams.evaluation.independent import DEV_HALVES_TRAINED_ON, FILES, HALVES, load_half, writer_of
 
+DEFAULT_HALVES = "dev,dev_w3,dev_w5_7,dev_w8_10_11"
 ABLATIONS = (("all layers", frozenset()), ("without grammar", frozenset({"grammar"})),
              ("without model", frozenset({"model"})), ("without floors", frozenset({"policy"})))
 # no semantic layer is shipped (README: measured on the dev halves and left out)
@@ -76,7 +77,7 @@ def summarise(rows: list[dict]) -> dict:
     for r in concerning:
         for category in r["eval"]["categories"]:
             per_category[category].append(r)
-    # writer 1's minor-age ads state a child's age next to commercial cues; writers 2, 3 and 4
+    # writer 1's minor-age ads state a child's age next to commercial cues; the other writers
     # wrote theirs as labour recruitment of minors
     minor = [r for r in concerning if "minor_age" in r["eval"]["categories"]]
     w1_minor = [r for r in minor if r["eval"].get("file", "").startswith("writer1")]
@@ -112,8 +113,8 @@ def report(results: dict[str, dict[str, dict]]) -> str:
         rows = (("concerning at medium+ (>= 0.85)", "concerning_medium"),
                 ("benign at medium+ (<= 0.05)", "benign_medium"),
                 ("minor age + commercial: critical", "minor_sex_critical"),
-                ("minor in labour ads (w2-w7): high+", "minor_labour_high"),
-                ("minor in labour ads (w2-w7): med+", "minor_labour_medium"),
+                ("minor in labour ads (w2+): high+", "minor_labour_high"),
+                ("minor in labour ads (w2+): med+", "minor_labour_medium"),
                 ("benign ads stating a minor: med+", "benign_minor_flagged"))
         for title, key in rows:
             lines.append(f"{title:<34}" + "".join(f"{_cell(runs[n][key]):>18}" for n in names))
@@ -147,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
     if learnt:
         print(f"this model learnt from the independent halves {', '.join(learnt)}: with the model on, "
               "those halves are in-sample, and their writers' locked halves hold other ads by the "
-              "same writers (writer 4's halves it never read; see also --leave-one-writer-out)")
+              "same writers (writers 4 and 9 it never read; see also --leave-one-writer-out)")
     print(report(results))
     print(f"\n{len(halves)} half(s) scored {len(ABLATIONS)} ways in {time.monotonic() - started:.1f} s")
     if corpus is not None:
@@ -215,8 +216,8 @@ def register_bench(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "detection", help="detection on independently written ads: dev and locked halves, each layer off"
     )
-    parser.add_argument("--halves", default="dev,dev_w3,dev_w5_7",
-                        help=f"which halves, comma-separated: {', '.join(HALVES)} (default dev,dev_w3,dev_w5_7; "
+    parser.add_argument("--halves", default=DEFAULT_HALVES,
+                        help=f"which halves, comma-separated: {', '.join(HALVES)} (default {DEFAULT_HALVES}; "
                              "name a locked half only for a counted run)")
     parser.add_argument("--model", help="text model file (default: the worker's)")
     parser.add_argument("--leave-one-writer-out", metavar="CORPUS",

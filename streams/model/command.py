@@ -159,7 +159,7 @@ def register(subparsers) -> None:
                         "(tests/data/independent; never the locked halves)")
     t.add_argument("--independent-share", type=float, metavar="SHARE",
                    help="their weight as a share of the corpus's (default: "
-                        "detectors.scoring.model.INDEPENDENT_SHARE, 0.25)")
+                        "detectors.scoring.model.INDEPENDENT_SHARE, 1.0)")
     t.set_defaults(func=_cmd_train)
     i = sub.add_parser("info", help="print a model's version, training counts and metrics")
     i.add_argument("path")
