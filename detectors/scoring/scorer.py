@@ -3,10 +3,14 @@
 risk = sigmoid(bias + sum of contributions). Every contribution is a reason carrying its
 evidence (text spans, the identifiers and counts behind a link signal, the matched hash).
 The text model's contribution is bounded: it lowers the risk by at most `model.max_negative`,
-and not at all once the text shows `model.corroborated_categories` independent categories.
+and not at all once the text shows `model.corroborated_categories` independent categories. With a
+model loaded, each indicator counts `model.text_weight` of its weight: the model reads the same
+findings beside the wording and ranks ads it never saw better than their weights add up to.
 Policy floors (`floors`) come last and no model can veto them: a stated minor age next to a
 commercial-sex cue is critical, two strong categories are at least medium; a floor that lifts
 the risk is a reason like any other (family `policy`), with the evidence that triggered it.
+Two broad floors that also count weak categories stand in for the model (`without_model`) and
+apply only when no model scored the ad.
 Weights, floors and thresholds live in `scoring.yaml`.
 """
 
@@ -76,8 +80,9 @@ def _ramp(value: int, rule: dict) -> float:
     return min(rule["cap"], over * rule["per_unit"]) if over > 0 else 0.0
 
 
-def text_reasons(indicators: list[dict], cfg: dict) -> list[Reason]:
-    """One reason per indicator category: its strongest indicator counts."""
+def text_reasons(indicators: list[dict], cfg: dict, scale: float = 1.0) -> list[Reason]:
+    """One reason per indicator category: its strongest indicator counts (times `scale`: less
+    than 1 when the text model, which reads the same findings, is loaded)."""
     best: dict[str, dict] = {}
     for ind in indicators:
         cat = ind["category"]
@@ -91,12 +96,15 @@ def text_reasons(indicators: list[dict], cfg: dict) -> list[Reason]:
         if contribution <= 0:
             break
         total += contribution
+        detail = f"{cat.replace('_', ' ')} indicator '{ind['id']}'"
+        if scale != 1.0:
+            detail += f" (weight x{scale:g}: the text model weighs this finding too)"
         reasons.append(
             Reason(
                 code=f"indicator:{ind['id']}",
                 family="text",
-                contribution=contribution,
-                detail=f"{cat.replace('_', ' ')} indicator '{ind['id']}'",
+                contribution=contribution * scale,
+                detail=detail,
                 evidence=ind.get("evidence", [])[:3],
             )
         )
@@ -245,19 +253,50 @@ def _floor_applies(floor: dict, indicators: list[dict]) -> list[dict]:
         triggers += list(present.values())
     distinct = floor.get("distinct_categories")
     if distinct:
-        strong = [c for c in distinct["of"] if c in by_category
-                  and max(i["weight"] for i in by_category[c]) >= distinct.get("min_weight", 0.0)]
+        strong = _independent_categories(by_category, distinct["of"], distinct.get("min_weight", 0.0))
         if len(strong) < distinct["min"]:
             return []
         triggers += [max(by_category[c], key=lambda i: i["weight"]) for c in strong]
     return triggers
 
 
-def floor_reasons(indicators: list[dict], logit: float, floors: list[dict], thresholds: dict) -> list[Reason]:
+def _spans(indicators: list[dict]) -> set[tuple[str, int, int]]:
+    return {(ev["field"], ev["start"], ev["end"]) for ind in indicators for ev in ind.get("evidence", ())
+            if "field" in ev and "start" in ev and "end" in ev}
+
+
+def _overlaps(span: tuple[str, int, int], others: set[tuple[str, int, int]]) -> bool:
+    return any(span[0] == o[0] and span[1] < o[2] and o[1] < span[2] for o in others)
+
+
+def _independent_categories(by_category: dict[str, list[dict]], wanted: Sequence[str],
+                            min_weight: float) -> list[str]:
+    """The categories of `wanted` found at `min_weight` or more, each counted only if some of its
+    evidence lies outside the evidence of the categories counted before it (those resting on
+    more spans first): a category whose every span another category already rests on adds no
+    finding of its own (a rose emoji read as a money code, where the same rose is read as a
+    coded payment). A category without located evidence counts."""
+    found = {c: [i for i in by_category.get(c, ()) if i["weight"] >= min_weight] for c in wanted}
+    spans = {c: _spans(found[c]) for c in wanted if found[c]}
+    counted: list[str] = []
+    claimed: set[tuple[str, int, int]] = set()
+    for category in sorted(spans, key=lambda c: (-len(spans[c]), -max(i["weight"] for i in found[c]))):
+        if spans[category] and all(_overlaps(span, claimed) for span in spans[category]):
+            continue
+        counted.append(category)
+        claimed |= spans[category]
+    return counted
+
+
+def floor_reasons(indicators: list[dict], logit: float, floors: list[dict], thresholds: dict,
+                  model_loaded: bool = False) -> list[Reason]:
     """The policy floors that lift the risk: one reason per floor, highest severity first,
-    each contributing what lifts the logit just over its severity's threshold."""
+    each contributing what lifts the logit just over its severity's threshold. A floor marked
+    `without_model` stands in for the text model and applies only when none scored the ad."""
     reasons: list[Reason] = []
     for floor in sorted(floors, key=lambda f: -severity_rank(f["severity"])):
+        if model_loaded and floor.get("without_model"):
+            continue
         triggers = _floor_applies(floor, indicators)
         if not triggers:
             continue
@@ -292,9 +331,11 @@ def score_ad(
     cfg = config or load_scoring_config()
     reasons: list[Reason] = []
     text_on = "text" not in disabled_families
+    model_on = "model" not in disabled_families and model_probability is not None
     if text_on:
-        reasons += text_reasons(indicators, cfg["text"])
-    if "model" not in disabled_families:
+        scale = cfg["model"].get("text_weight", 1.0) if model_on else 1.0
+        reasons += text_reasons(indicators, cfg["text"], scale)
+    if model_on:
         categories = len({i["category"] for i in indicators}) if text_on else 0
         reasons += model_reason(model_probability, cfg["model"], categories, model_words)
     if "link" not in disabled_families:
@@ -305,7 +346,7 @@ def score_ad(
         reasons += bank
     logit = cfg["bias"] + sum(r.contribution for r in reasons)
     if text_on and "policy" not in disabled_families:
-        floors = floor_reasons(indicators, logit, cfg.get("floors") or [], cfg["severity"])
+        floors = floor_reasons(indicators, logit, cfg.get("floors") or [], cfg["severity"], model_on)
         reasons += floors
         logit += sum(r.contribution for r in floors)
     risk = _sigmoid(logit)

@@ -90,3 +90,46 @@ def test_the_model_reason_names_the_words_that_moved_it_its_way():
     assert reason.detail.endswith('words that lowered it most: "independent", "dinner"')
     plain = score_ad(indicators=[], model_probability=0.95, link=None, bank_matches=[])
     assert [r.detail for r in plain.reasons] == ["text classifier probability 0.95"]
+
+
+def test_indicator_weights_count_less_beside_the_model_that_reads_them_and_say_so():
+    import copy
+
+    from detectors.scoring.scorer import load_scoring_config
+
+    cfg = copy.deepcopy(load_scoring_config())
+    cfg["model"]["text_weight"] = 0.25
+    alone = score_ad(indicators=[STRONG], model_probability=None, link=None, bank_matches=[], config=cfg)
+    beside = score_ad(indicators=[STRONG], model_probability=0.2, link=None, bank_matches=[], config=cfg)
+    model_off = score_ad(indicators=[STRONG], model_probability=0.2, link=None, bank_matches=[],
+                         config=cfg, disabled_families=frozenset({"model"}))
+    full = alone.reasons[0].contribution
+    assert beside.reasons[0].contribution == 0.25 * full
+    assert "text model weighs this finding too" in beside.reasons[0].detail
+    # without a model (none loaded, or the family switched off) the indicator keeps its weight
+    assert model_off.reasons[0].contribution == full
+    assert "text model" not in alone.reasons[0].detail
+
+
+def _found(ind_id: str, category: str, start: int, end: int, weight: float = 0.6) -> dict:
+    return {"id": ind_id, "category": category, "weight": weight,
+            "evidence": [{"field": "body", "start": start, "end": end, "text": "x" * (end - start)}]}
+
+
+def test_two_categories_on_the_same_words_are_one_finding_for_the_floors():
+    from detectors.scoring.scorer import floor_reasons, load_scoring_config
+
+    cfg = load_scoring_config()
+    context = _found("commercial_sex_context", "context", 0, 6, 1.0)
+    rose_as_money = _found("coded_emoji_money", "coded_emoji", 20, 21)
+    rose_as_payment = _found("coded_payment", "payment", 20, 21)
+    one_rose = floor_reasons([context, rose_as_money, rose_as_payment], -4.0, cfg["floors"], cfg["severity"])
+    assert not one_rose
+    # a payment read on the rose and on a deposit still leaves the money code nothing of its own
+    deposit = _found("deposit_upfront", "payment", 40, 55)
+    assert not floor_reasons([context, rose_as_money, rose_as_payment, deposit], -4.0, cfg["floors"],
+                             cfg["severity"])
+    around_the_clock = _found("always_available", "availability_24_7", 60, 64)
+    two = floor_reasons([context, rose_as_money, rose_as_payment, around_the_clock], -4.0, cfg["floors"],
+                        cfg["severity"])
+    assert [r.code for r in two] == ["floor:two_categories_commercial"]
