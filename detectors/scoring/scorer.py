@@ -98,7 +98,7 @@ def text_reasons(indicators: list[dict], cfg: dict, scale: float = 1.0) -> list[
         total += contribution
         detail = f"{cat.replace('_', ' ')} indicator '{ind['id']}'"
         if scale != 1.0:
-            detail += f" (weight x{scale:g}: the text model weighs this finding too)"
+            detail += f" (x{scale:g} beside the text model, which reads it too)"
         reasons.append(
             Reason(
                 code=f"indicator:{ind['id']}",

@@ -105,7 +105,7 @@ def test_indicator_weights_count_less_beside_the_model_that_reads_them_and_say_s
                          config=cfg, disabled_families=frozenset({"model"}))
     full = alone.reasons[0].contribution
     assert beside.reasons[0].contribution == 0.25 * full
-    assert "text model weighs this finding too" in beside.reasons[0].detail
+    assert "beside the text model" in beside.reasons[0].detail
     # without a model (none loaded, or the family switched off) the indicator keeps its weight
     assert model_off.reasons[0].contribution == full
     assert "text model" not in alone.reasons[0].detail
