@@ -78,6 +78,7 @@ class AdPipeline:
     model: object | None = None  # detectors.scoring.model.TextModel
     disabled_families: frozenset[str] = frozenset()
     photo_key: Callable[[dict], str | None] | None = None
+    scoring_config: dict | None = None  # scoring_config_for(model's metadata); None: scoring.yaml
 
     def enrich(self, ad: dict, timings: dict[str, float] | None = None) -> dict:
         """Text and image enrichment (no state touched). `timings`, when given, receives the
@@ -181,6 +182,7 @@ class AdPipeline:
             link=link,
             bank_matches=enriched["images"]["matches"],
             disabled_families=self.disabled_families,
+            config=self.scoring_config,
         )
         if timings is not None:
             timings["score"] = time.perf_counter() - score_started

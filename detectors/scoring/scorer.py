@@ -37,6 +37,15 @@ def load_scoring_config() -> dict:
     return yaml.safe_load(resources.files("detectors.scoring").joinpath("scoring.yaml").read_text("utf-8"))
 
 
+def scoring_config_for(model_metadata: dict | None) -> dict:
+    """The scoring config for a text model: `model_generated_only` replaces the model settings
+    when the model's metadata names no human-written training ads."""
+    cfg = load_scoring_config()
+    if model_metadata is None or model_metadata.get("independent_ads"):
+        return cfg
+    return {**cfg, "model": {**cfg["model"], **cfg.get("model_generated_only", {})}}
+
+
 def severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity)
 
@@ -346,7 +355,8 @@ def score_ad(
         reasons += bank
     logit = cfg["bias"] + sum(r.contribution for r in reasons)
     if text_on and "policy" not in disabled_families:
-        floors = floor_reasons(indicators, logit, cfg.get("floors") or [], cfg["severity"], model_on)
+        floors = floor_reasons(indicators, logit, cfg.get("floors") or [], cfg["severity"],
+                               model_on and not cfg["model"].get("keep_broad_floors", False))
         reasons += floors
         logit += sum(r.contribution for r in floors)
     risk = _sigmoid(logit)

@@ -44,18 +44,30 @@ def _image_parts(allow_files: bool):
     return make_fetcher(allow_files=allow_files), photo_key
 
 
+def _scoring_config(model) -> dict:
+    from detectors.scoring.scorer import scoring_config_for
+
+    metadata = getattr(model, "metadata", None) if model is not None else None
+    if metadata is not None and not metadata.get("independent_ads"):
+        log.warning("the text model learnt from generated ads only: scoring beside it with "
+                    "scoring.yaml's model_generated_only settings (train with --independent-dev)")
+    return scoring_config_for(metadata)
+
+
 def batch_pipeline(*, model_path=None, banks=None, disabled_families=frozenset(),
                    allow_files: bool = True) -> AdPipeline:
     """The pipeline with in-memory state, for `vigil score` and evaluation."""
     fetch, photo_key = _image_parts(allow_files)
+    model = load_text_model(model_path)
     return AdPipeline(
         link_store=MemoryLinkStore(),
         templates=memory_template_index(),
         fetch=fetch,
         banks=banks,
-        model=load_text_model(model_path),
+        model=model,
         disabled_families=frozenset(disabled_families),
         photo_key=photo_key,
+        scoring_config=_scoring_config(model),
     )
 
 
@@ -66,6 +78,7 @@ def stream_pipeline(settings: Settings, client: redis.Redis, *, banks=None,
     prefix = redis_prefix(settings)
     pending = pending or PendingWrites()
     fetch, photo_key = _image_parts(allow_files=False)
+    model = load_text_model(model_path)
     return AdPipeline(
         # an identifier idle for VIGIL_LINK_RETENTION_DAYS is forgotten (never past VIGIL_RETENTION_DAYS)
         link_store=RedisLinkStore(client, prefix, ttl_s=settings.link_ttl_s, pending=pending),
@@ -73,8 +86,9 @@ def stream_pipeline(settings: Settings, client: redis.Redis, *, banks=None,
                                                    pending=pending)),
         fetch=fetch,
         banks=banks,
-        model=load_text_model(model_path),
+        model=model,
         photo_key=photo_key,
+        scoring_config=_scoring_config(model),
     )
 
 

@@ -133,3 +133,25 @@ def test_two_categories_on_the_same_words_are_one_finding_for_the_floors():
     two = floor_reasons([context, rose_as_money, rose_as_payment, around_the_clock], -4.0, cfg["floors"],
                         cfg["severity"])
     assert [r.code for r in two] == ["floor:two_categories_commercial"]
+
+
+def test_a_model_that_never_read_human_wording_is_scored_beside_with_its_own_settings():
+    from detectors.scoring.scorer import load_scoring_config, scoring_config_for
+
+    base = load_scoring_config()
+    assert scoring_config_for(None) is base
+    assert scoring_config_for({"independent_ads": 1318}) is base
+    generated_only = scoring_config_for({"examples": 20000})
+    assert generated_only["model"]["text_weight"] == 1.0
+    assert generated_only["model"]["logit_scale"] < base["model"]["logit_scale"]
+    # the broad floors (weak categories counted) apply beside such a model, not beside the other
+    context = _found("commercial_sex_context", "context", 0, 6, 1.0)
+    weak_pair = [context, _found("always_available", "availability_24_7", 10, 14, 0.3),
+                 _found("deposit_upfront", "payment", 20, 30, 0.3)]
+    beside_generated = score_ad(indicators=weak_pair, model_probability=0.05, link=None,
+                                bank_matches=[], config=generated_only)
+    beside_human = score_ad(indicators=weak_pair, model_probability=0.05, link=None,
+                            bank_matches=[], config=base)
+    assert "floor:two_categories_commercial" in {r.code for r in beside_generated.reasons}
+    assert "floor:two_categories_commercial" not in {r.code for r in beside_human.reasons}
+    assert beside_generated.severity == "medium" and beside_human.severity in ("none", "low")
