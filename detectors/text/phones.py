@@ -76,6 +76,12 @@ _ID_WORDS = frozenset(
     """.split()  # noqa: SIM905 (a word list reads better as text)
 )
 _ID_FILLERS = frozenset({"no", "num", "number", "nr", "#"})
+# ISO 4217 codes written before an amount with thousands commas: "AED 2,800-3,400", "QAR 1,800"
+_CURRENCY_CODES = frozenset({
+    "aed", "bhd", "kwd", "omr", "qar", "sar", "usd", "eur", "gbp", "cad", "aud", "nzd", "php", "mxn",
+    "inr", "brl", "cop", "ron", "pln", "chf", "hkd", "sgd", "myr", "ngn", "kes", "zar",
+})
+_AMOUNTS = re.compile(r"\d{1,3}(?:,\d{3})+(?:[ ]?[-\u2013][ ]?\d{1,3}(?:,\d{3})+)?(?!\d)")
 _NANP_CUTS = (frozenset({0, 3, 6, 10}), frozenset({0, 1, 4, 7, 11}))
 
 
@@ -145,6 +151,10 @@ def _masked_groups(text: str, groups: list[tuple[int, int]], nanp: bool = True) 
     word = previous_word(text, chain_start, " .:#-,")
     if nanp and word is not None and groups[0][1] - groups[0][0] == 5 and word[0] in _STATES:
         masked.add(0)
+    if word is not None and word[0].lower() in _CURRENCY_CODES:
+        amounts = _AMOUNTS.match(text, chain_start)
+        if amounts:
+            masked.update(k for k, (s, e) in enumerate(groups) if e <= amounts.end())
     if word is not None and word[0] in _ID_FILLERS:
         word = previous_word(text, word[1], " .:#-,")
     if word is not None and word[0] in _ID_WORDS:

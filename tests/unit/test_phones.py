@@ -334,3 +334,15 @@ def test_a_phone_separated_by_at_signs_is_no_handle() -> None:
     entities = extract_entities("", "For appointments 949@@555@@0131 (text first)")
     assert [p["value"] for p in entities["phones"]] == ["+19495550131"]
     assert entities["handles"] == []
+
+
+@pytest.mark.parametrize(("text", "region"), [
+    ("Package: basic salary AED 2,800-3,400, staff accommodation", "AE"),
+    ("Salary QAR 1,800-2,400 + accommodation, transport", "QA"),
+    ("Pay SAR 1,500 a month, food provided", "SA"),
+])
+def test_an_amount_after_a_currency_code_is_not_a_national_number(text: str, region: str) -> None:
+    assert extract_phones(text, region) == []
+    # the same ad's number still reads
+    found = extract_phones(f"{text}. WhatsApp +974 5555 0123", region)
+    assert found == [("+97455550123", len(text) + 11, len(text) + 25)]
