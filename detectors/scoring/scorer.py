@@ -270,11 +270,13 @@ def _floor_applies(floor: dict, indicators: list[dict]) -> list[dict]:
 
 
 def _spans(indicators: list[dict]) -> set[tuple[str, int, int]]:
+    """The (field, start, end) of every located piece of evidence of `indicators`."""
     return {(ev["field"], ev["start"], ev["end"]) for ind in indicators for ev in ind.get("evidence", ())
             if "field" in ev and "start" in ev and "end" in ev}
 
 
 def _overlaps(span: tuple[str, int, int], others: set[tuple[str, int, int]]) -> bool:
+    """Does `span` share characters of its field with any of `others`?"""
     return any(span[0] == o[0] and span[1] < o[2] and o[1] < span[2] for o in others)
 
 

@@ -30,8 +30,9 @@ HALVES = {"dev": ("dev",), "dev_all": ("dev", "dev_w3"), "dev_w5_7": ("dev_w5", 
 pooled. Writer 4 (2026-12-03) is kept apart from the vocabularies and from the model's training:
 its dev half was read in aggregate only (it set scoring.yaml's model weights), its locked half by
 `vigil bench detection` only. Writer 9 (written with 8, 10 and 11) is kept apart from
-everything: neither half was read before its locked half's first benchmark. Writers 5-8, 10 and
-11 were never tuned on; their dev halves train the model."""
+everything: no setting was chosen on it, and its dev half was first scored (aggregates only)
+just before its locked half's first benchmark. Writers 5-8, 10 and 11 were never tuned on;
+their dev halves train the model."""
 DEV_HALVES_TRAINED_ON = ("dev", "dev_w3", "dev_w5", "dev_w6", "dev_w7", "dev_w8", "dev_w10", "dev_w11")
 """The dev halves `vigil model train --independent-dev` learns from (never a locked half, and
 not writer 4's or writer 9's, kept apart as writers no model has read)."""
