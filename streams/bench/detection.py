@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -42,6 +43,24 @@ ABLATIONS = (("all layers", frozenset()), ("without grammar", frozenset({"gramma
 MEDIUM = severity_rank("medium")
 BENIGN_MINOR_KINDS = ("teen", "babysitter", "ordinary_minor", "minor_ordinary")
 """Words in the writers' `kind` of a benign ad that states a minor's age (babysitters, tryouts)."""
+STATED_MINOR_AGE = re.compile(
+    r"\b(?:ages?|aged|edad(?:es)?|âge|idade|alter)\s*:?\s*(?:1[0-7]|[5-9])\b"
+    r"|\b(?:1[0-7]|[5-9])\s*(?:\+|yo\b|y/o|yrs? old|years? old|-year-old)"
+    r"|\b(?:tengo|tiene|tienen|de|a|desde|dès|tenho|tem|com|j'ai|à|ai)\s+(?:1[0-7]|[5-9])\s*(?:años|anos|ans)\b"
+    r"(?!\s+(?:de\s+|d')?(?:experiencia|experiência|expérience|en|em|na|no|aqui|ici|à))",
+    re.IGNORECASE)
+"""A stated age under 18 ("ages 12-14", "16+", "15 y/o", "tengo 16 años"): which benign ads
+state a minor, read from the text, as the writers' `kind`s name them in many ways. The
+benchmark's own pattern, not the detectors' (it must not grade them by their own reading)."""
+
+
+def states_minor_age(ad: dict) -> bool:
+    """Does a labelled ad state a minor's age (in its text, its `kind` or its writer's file)?"""
+    label = ad.get("eval") or {}
+    text = f"{ad.get('title') or ''}\n{ad.get('body') or ''}"
+    return (bool(STATED_MINOR_AGE.search(text))
+            or label.get("file", "").endswith("minor_age.jsonl")
+            or any(word in label.get("kind", "") for word in BENIGN_MINOR_KINDS))
 
 
 def score_half(ads: list[dict], disabled: frozenset[str], model_path: str | None) -> list[dict]:
@@ -51,13 +70,15 @@ def score_half(ads: list[dict], disabled: frozenset[str], model_path: str | None
 
     pipeline = batch_pipeline(model_path=model_path, disabled_families=disabled)
     labels = {ad["ad_id"]: ad["eval"] for ad in ads}
+    minors = {ad["ad_id"] for ad in ads if states_minor_age(ad)}
     lines = (json.dumps({k: v for k, v in ad.items() if k != "eval"}).encode() for ad in ads)
     out = []
     for kind, record in score_lines(lines, pipeline):
         if kind != "scored":
             raise CliError(f"an independent ad was refused: {record.get('reason')}")
         out.append({"eval": labels[record["ad_id"]], "risk": record["risk"],
-                    "rank": severity_rank(record["severity"])})
+                    "rank": severity_rank(record["severity"]),
+                    "states_minor": record["ad_id"] in minors})
     return out
 
 
@@ -82,8 +103,7 @@ def summarise(rows: list[dict]) -> dict:
     minor = [r for r in concerning if "minor_age" in r["eval"]["categories"]]
     w1_minor = [r for r in minor if r["eval"].get("file", "").startswith("writer1")]
     w2_minor = [r for r in minor if not r["eval"].get("file", "").startswith("writer1")]
-    benign_minor = [r for r in benign if r["eval"].get("file", "").endswith("minor_age.jsonl")
-                    or any(word in r["eval"]["kind"] for word in BENIGN_MINOR_KINDS)]
+    benign_minor = [r for r in benign if r.get("states_minor")]
     return {
         "ads": len(rows), "auc": auc,
         "concerning_medium": _share(concerning, MEDIUM), "benign_medium": _share(benign, MEDIUM),

@@ -10,9 +10,10 @@ from streams.bench import detection
 from streams.evaluation.independent import DEV_HALVES_TRAINED_ON, dev_ads_trained_on
 
 
-def _row(label: str, rank: int, categories=(), kind="k", file="writer3/ads.jsonl", risk=None) -> dict:
+def _row(label: str, rank: int, categories=(), kind="k", file="writer3/ads.jsonl", risk=None,
+         states_minor=False) -> dict:
     return {"eval": {"label": label, "categories": list(categories), "kind": kind, "file": file},
-            "rank": rank, "risk": rank / 5 if risk is None else risk}
+            "rank": rank, "risk": rank / 5 if risk is None else risk, "states_minor": states_minor}
 
 
 def test_dev_halves_and_the_models_training_never_read_a_locked_file():
@@ -32,7 +33,7 @@ def test_summarise_counts_shares_per_label_category_and_minor_row():
         _row("concerning", 2, ["payment"]), _row("concerning", 1, ["payment", "youth"]),
         _row("concerning", 4, ["minor_age"], file="writer1/ads.jsonl"),
         _row("concerning", 3, ["minor_age"], file="writer4/ads.jsonl"),
-        _row("benign", 2, kind="ordinary_minor_tutoring"), _row("benign", 0), _row("benign", 0),
+        _row("benign", 2, states_minor=True), _row("benign", 0), _row("benign", 0),
         _row("benign", 1),
     ]
     summary = detection.summarise(rows)
@@ -43,6 +44,18 @@ def test_summarise_counts_shares_per_label_category_and_minor_row():
     assert summary["minor_labour_high"] == (1.0, 1)
     assert summary["benign_minor_flagged"] == (1.0, 1)
     assert 0.5 < summary["auc"] <= 1.0
+
+
+@pytest.mark.parametrize("text, states", [
+    ("Babysitter, 15 y/o, $12/hr", True), ("U14 tryouts, ages 12-13", True),
+    ("Saturday job, 16+ with work permit", True), ("Hola, tengo 16 años, doy clases", True),
+    ("campamento para niños de 8 a 14 años", True), ("j'ai 15 ans, baby-sitting", True),
+    ("licensed therapist, 12 years experience", False), ("10 años de experiencia", False),
+    ("touring 10-14 March", False), ("Jaz, 26, independent", False),
+])
+def test_a_benign_ad_states_a_minor_by_its_text_not_only_its_kind(text, states):
+    ad = {"title": "t", "body": text, "eval": {"label": "benign", "kind": "k", "file": "w/ads.jsonl"}}
+    assert detection.states_minor_age(ad) is states
 
 
 def test_a_model_says_which_independent_halves_it_learnt_from(tmp_path, capsys):
