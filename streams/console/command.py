@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+import os
 import secrets
 import sys
 
@@ -13,9 +14,19 @@ from streams.errors import CliError
 log = logging.getLogger(__name__)
 
 
-def console_context(settings, engine, *, secure_cookies: bool):
+def phone_region(value: str) -> str:
+    """The console's default region for numbers searched without a +code (ISO 3166 alpha-2)."""
+    import phonenumbers
+
+    region = value.strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise CliError(f"unknown phone region {value!r}: give an ISO 3166 alpha-2 code such as US, GB, AU")
+    return region
+
+
+def console_context(settings, engine, *, secure_cookies: bool, region: str = "US"):
     """The app's outside world: feedback onto the `feedback` topic exactly as `vigil feedback`
-    does, hash banks from Redis."""
+    does, hash banks from Redis; `region` reads searched numbers written without a +code."""
     from streams.banks.store import BankStore
     from streams.clients import redis_client
     from streams.config import redis_prefix
@@ -24,12 +35,11 @@ def console_context(settings, engine, *, secure_cookies: bool):
 
     banks = BankStore(redis_client(settings), redis_prefix(settings))
     return ConsoleContext(engine=engine, send_feedback=lambda record: send_feedback(settings, record),
-                          load_banks=banks.load_all, secure_cookies=secure_cookies, feedback_record=feedback_record)
+                          load_banks=banks.load_all, secure_cookies=secure_cookies, feedback_record=feedback_record,
+                          region=region)
 
 
 def serve(args) -> int:
-    import os
-
     import uvicorn
 
     from streams.console import metrics
@@ -39,13 +49,14 @@ def serve(args) -> int:
     from streams.store.db import open_store_engine
 
     settings = load_settings()
+    region = phone_region(args.phone_region)
     # Kafka (feedback) and Redis (hash banks for photo search): one line per problem, up front
     preflight(settings)
     engine = open_store_engine(args.url or settings.store_url)
     host = args.host or bind_address()
     # Secure cookies unless the console only listens on loopback (VIGIL_CONSOLE_SECURE_COOKIES=1 forces them)
     secure = os.environ.get("VIGIL_CONSOLE_SECURE_COOKIES") == "1" or not is_loopback(host)
-    app = create_app(console_context(settings, engine, secure_cookies=secure))
+    app = create_app(console_context(settings, engine, secure_cookies=secure, region=region))
     if args.metrics_port:
         metrics.initialise_console_series(app.route_templates())
         serve_metrics(args.metrics_port)
@@ -101,6 +112,9 @@ def register(subparsers) -> None:
     p.add_argument("--port", type=int, default=settings.console_port, help="HTTP port (default VIGIL_CONSOLE_PORT)")
     p.add_argument("--metrics-port", type=int, default=settings.console_metrics_port,
                    help="Prometheus /metrics port (0: off)")
+    p.add_argument("--phone-region", default=os.environ.get("VIGIL_PHONE_REGION", "US"),
+                   help="region of searched phone numbers written without a +code, ISO 3166 alpha-2 "
+                        "(default VIGIL_PHONE_REGION, else US)")
     p.set_defaults(func=serve)
     sub = p.add_subparsers(dest="console_action")
     user = sub.add_parser("user", help="add, list or disable console users")

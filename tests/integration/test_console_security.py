@@ -171,6 +171,24 @@ def test_searches_views_and_exports_are_in_the_audit_log(console):
     assert page.count("<code>export</code>") == 2
 
 
+def test_a_number_without_its_code_is_read_in_the_consoles_phone_region(console):
+    from streams.console.command import phone_region
+    from streams.errors import CliError
+
+    british = create_app(ConsoleContext(engine=console.engine, send_feedback=list.append,
+                                        load_banks=lambda: BankSet([]), region=phone_region("gb")))
+    for app in (console, british):
+        c, _ = login(app, "ana")
+        c.get("/search", params={"q": "07700 900123", "kind": "auto"})
+    with console.engine.connect() as conn:
+        targets = [r.target for r in conn.execute(select(schema.audit_log).where(
+            schema.audit_log.c.action == "search").order_by(schema.audit_log.c.id))]
+    # read as US it is no phone (searched as words); read as GB it is +44 7700 900123
+    assert targets[-2:] == ["text:07700 900123", "phone:+447700900123"]
+    with pytest.raises(CliError, match="unknown phone region 'XX'"):
+        phone_region("XX")
+
+
 def test_logins_are_throttled_and_recorded(console):
     c = client(console)
     for _ in range(auth.MAX_FAILURES_PER_NAME):
