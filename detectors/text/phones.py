@@ -82,6 +82,12 @@ _CURRENCY_CODES = frozenset({
     "inr", "brl", "cop", "ron", "pln", "chf", "hkd", "sgd", "myr", "ngn", "kes", "zar",
 })
 _AMOUNTS = re.compile(r"\d{1,3}(?:,\d{3})+(?:[ ]?[-\u2013][ ]?\d{1,3}(?:,\d{3})+)?(?!\d)")
+# letters-and-slash codes a reference number continues ("nea/pea/" before "2025/0417", in the
+# lowercased view, where number words such as "seven/0/two" are digits already); two segments
+# at least, and none a contact word ("call/text/702 555 0123" is a phone)
+_REFERENCE_CODE = re.compile(r"(?:[a-z]{2,6}/){2,}")
+_CONTACT_SEGMENTS = frozenset({"call", "text", "txt", "sms", "tel", "phone", "cell", "mob", "mobile",
+                               "wa", "whats", "viber", "signal", "imsg", "line", "ph", "fone"})
 _NANP_CUTS = (frozenset({0, 3, 6, 10}), frozenset({0, 1, 4, 7, 11}))
 
 
@@ -155,6 +161,14 @@ def _masked_groups(text: str, groups: list[tuple[int, int]], nanp: bool = True) 
         amounts = _AMOUNTS.match(text, chain_start)
         if amounts:
             masked.update(k for k, (s, e) in enumerate(groups) if e <= amounts.end())
+    if (word is not None and word[1] + len(word[0]) == chain_start and _REFERENCE_CODE.fullmatch(word[0])
+            and not _CONTACT_SEGMENTS.intersection(word[0].split("/"))):
+        # digits inside a slash-joined reference: "Reg. No. NEA/PEA/2025/0417"
+        k = 0
+        masked.add(0)
+        while k + 1 < len(groups) and text[groups[k][1] : groups[k + 1][0]] == "/":
+            k += 1
+            masked.add(k)
     if word is not None and word[0] in _ID_FILLERS:
         word = previous_word(text, word[1], " .:#-,")
     if word is not None and word[0] in _ID_WORDS:

@@ -346,3 +346,14 @@ def test_an_amount_after_a_currency_code_is_not_a_national_number(text: str, reg
     # the same ad's number still reads
     found = extract_phones(f"{text}. WhatsApp +974 5555 0123", region)
     assert found == [("+97455550123", len(text) + 11, len(text) + 25)]
+
+
+@pytest.mark.parametrize(("text", "region"), [
+    ("Licensed by the National Employment Authority, Reg. No. NEA/PEA/2025/0417.", "KE"),
+    ("Permit ref DOLE/POEA/2024/1123 on file", "PH"),
+])
+def test_digits_inside_a_slash_joined_reference_code_are_not_a_phone(text: str, region: str) -> None:
+    assert extract_phones(text, region) == []
+    # numbers written with slashes, and after a contact word, still read
+    assert [p for p, _, _ in extract_phones("call/text/702/555/0123", "US")] == ["+17025550123"]
+    assert [p for p, _, _ in extract_phones("seven/0/two-555-0123", "US")] == ["+17025550123"]
