@@ -68,6 +68,18 @@ HITS = [
      "floor:minor_age_stated"),
     ("Nieuw in Utrecht", "Nieuw meisje in Utrecht, afspraken via haar vriend, hij regelt alles.",
      "actor_controls_contact", None),
+    # documents held and debts in French, Portuguese, Italian, German, and a holder named after them
+    ("Plongeurs", "Restaurant cherche plongeurs, logés. Le patron garde les passeports.",
+     "identity_documents_held", None),
+    ("Costureiras", "Oficina precisa de costureiras, o dono fica com o passaporte.",
+     "identity_documents_held", None),
+    ("Badante", "Cerchiamo badante convivente, il passaporto lo teniamo noi.", "identity_documents_held", None),
+    ("Erntehelfer", "Erntehelfer gesucht, den Reisepass behalten wir bis Saisonende.",
+     "identity_documents_held", None),
+    ("Kuwait maid", "House maid visa, no fee. Passport will be with sponsor during contract.",
+     "identity_documents_held", None),
+    ("Employée de maison", "Billet d'avion offert puis remboursé sur salaire.", "debt_bondage", None),
+    ("Casa de família", "Passagem paga, desconta nos primeiros salários.", "debt_bondage", None),
 ]
 
 NEAR_MISSES = [
@@ -103,6 +115,9 @@ NEAR_MISSES = [
      "actor_controls_contact"),
     ("🍒 Pies", "🍒 cherry pies and 🍑 peach tarts fresh every morning until sold out.",
      "youth_coded"),
+    ("Troupe de danse", "Contrat avec le producteur, visa demandé par le festival, chacun garde son "
+     "passeport.", "identity_documents_held"),
+    ("Transport", "Frais de transport remboursés chaque mois, logement fourni.", "debt_bondage"),
 ]
 
 
