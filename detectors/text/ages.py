@@ -33,6 +33,7 @@ _NOT_AGE_AFTER = re.compile(
     r"[0-9'\"]|[./:,][0-9]|\s{0,2}(?:ft|feet|inch(?:es)?|lbs?|kg|cm|min(?:ute)?s?|hours?|hrs?|miles?"
     r"|percent|%|k|minutos|horas|kilos?|dollars?|bucks|usd|pesos|euros|qv|hh|roses|each|left|off"
     r"|spots?|people|ads|days?|weeks?|months?|am|pm)(?![a-z])"
+    r"|\s{0,2}[$\u20ac\u00a3\u00a5\u20b9\u20b1\u20a6\u20a9]"  # a price: "15€/h", "15 £"
 )
 # what may follow a number that stands alone as an age ("16, just got here", "💗 16 💗", "17 & chill")
 _ALONE_AFTER = re.compile(
@@ -41,6 +42,11 @@ _ALONE_AFTER = re.compile(
 _ALONE_BEFORE_OK = frozenset("\n,!|\u2014\u2013")
 _RANGE = re.compile(r"\s{0,2}(?:-|\u2013|\u2014|to|a|or|o|y|and|&|/)\s{0,2}([0-9]{2}|1 [0-9])(?![0-9])")
 _EXPERIENCE = re.compile(r"\s{0,2}(?:of |de |in )?(?:experience|experiencia|in business|in practice|serving|en el)")
+_BARE_YEARS = re.compile(r"\s{0,2}(?:yrs?|years?|ans|anos)(?![a-z])(?!\s{0,2}(?:old|young|of age))")
+_TRADE_BEFORE = frozenset({"reliable", "experienced", "insured", "licensed", "bonded", "trusted",
+                           "established", "certified", "professional", "over", "for", "since",
+                           "exp", "experience", "serving", "qualified", "trained"})
+"""Words before a bare "15 yrs" that make it years of work ("Reliable, 15 yrs.", "over 20 years")."""
 MIN_AGE, MAX_AGE = 12, 79
 
 
@@ -87,7 +93,12 @@ def _age_at(text: str, start: int, end: int, after_char: str, before_char: str,
     """(start, end) of the age's evidence when the number at [start, end) is a stated age."""
     after = _AGE_AFTER.match(text, end)
     if after is not None:
-        return None if _EXPERIENCE.match(text, after.end()) else (start, after.end())
+        if _EXPERIENCE.match(text, after.end()):
+            return None
+        trade = previous_word(text, start, " ,.:;-")
+        if trade is not None and trade[0] in _TRADE_BEFORE and _BARE_YEARS.match(text, end):
+            return None
+        return start, after.end()
     if spaced:  # "1 6" only with an age word next to it
         first = previous_word(text, start, " :=-(")
         return (first[1], end) if first is not None and first[0] in _SPACED_INTRO else None

@@ -8,11 +8,12 @@ Halves (`streams.evaluation.independent.HALVES`): `dev` and `locked` (writers 1 
 `dev_w5_7` / `locked_w5_7`, `dev_w8_10_11` / `locked_w8_10_11` and `dev_w12_14` / `locked_w12_14`
 (pooled); each file is scored on its own, as the writers' fictional phone numbers overlap, then
 the rows pooled. Writers 4, 9 and 15 are kept apart from the vocabularies and from the model's
-training; writers 5-8 and 10-14 were never tuned on, and their dev halves train the model. Only the dev halves run unless a locked one
-is named: every locked run is one look at data no tuning may see.
+training; writers 5-8 and 10-14's dev halves train the model (and writers 7, 12 and 14's dev
+misses were read for vocabulary on 2026-12-03). Only the dev halves run unless a locked one is
+named: every locked run is one look at data no tuning may see.
 Each half is scored by the batch path in process (no broker, no Redis), with every layer on and
-then with each layer switched off: the indicator grammar, the text model, the policy floors
-(there is no semantic layer: it was measured and left out). Per run: ROC-AUC of `risk`; the
+then with each layer switched off: the indicator grammar, the text model, the policy floors, the
+links between ads (there is no semantic layer: it was measured and left out). Per run: ROC-AUC of `risk`; the
 share of concerning ads at medium or above (goal >= 0.85) and of benign ads (goal <= 0.05);
 recall at medium+ per category; and the minor-age rows: writer 1's minor ages next to commercial
 cues (share critical), the other writers' minors in labour recruitment (share high+), benign ads
@@ -38,7 +39,10 @@ from streams.evaluation.independent import DEV_HALVES_TRAINED_ON, FILES, HALVES,
 
 DEFAULT_HALVES = "dev,dev_w3,dev_w5_7,dev_w8_10_11,dev_w12_14"
 ABLATIONS = (("all layers", frozenset()), ("without grammar", frozenset({"grammar"})),
-             ("without model", frozenset({"model"})), ("without floors", frozenset({"policy"})))
+             ("without model", frozenset({"model"})), ("without floors", frozenset({"policy"})),
+             ("without links", frozenset({"link"})))
+# "without links": the writers drew numbers from small fictional ranges (four Australian ones),
+# so unrelated ads in one file share a phone and the link layer reads them as one advertiser
 # no semantic layer is shipped (README: measured on the dev halves and left out)
 MEDIUM = severity_rank("medium")
 BENIGN_MINOR_KINDS = ("teen", "babysitter", "ordinary_minor", "minor_ordinary")

@@ -32,9 +32,10 @@ HALVES = {"dev": ("dev",), "dev_all": ("dev", "dev_w3"), "dev_w5_7": ("dev_w5", 
 its dev half was read in aggregate only (it set scoring.yaml's model weights), its locked half by
 `vigil bench detection` only. Writer 9 (written with 8, 10 and 11) is kept apart from
 everything: no setting was chosen on it, and its dev half was first scored (aggregates only)
-just before its locked half's first benchmark. Writers 5-8 and 10-14 were never tuned on;
-their dev halves train the model. Writer 15 (written with 12-14, 2026-12-03, night) is kept
-apart from everything like writer 9."""
+just before its locked half's first benchmark. Writers 5-8 and 10-14's dev halves train the
+model; vocabulary was tuned on writers 7, 12 and 14's dev halves (their misses read,
+2026-12-03). Writer 15 (written with 12-14, 2026-12-03, night) is kept apart from everything
+like writer 9."""
 DEV_HALVES_TRAINED_ON = ("dev", "dev_w3", "dev_w5", "dev_w6", "dev_w7", "dev_w8", "dev_w10", "dev_w11",
                          "dev_w12", "dev_w13", "dev_w14")
 """The dev halves `vigil model train --independent-dev` learns from (never a locked half, and

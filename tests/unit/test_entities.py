@@ -116,6 +116,7 @@ def test_urls() -> None:
         ("nineteen years old", 19),
         ("tengo 20 a\u00f1os", 20),
         ("17 yrs old", 17),
+        ("Jessica 22 yrs", 22),
     ],
 )
 def test_ages(written: str, age: int) -> None:
@@ -132,6 +133,10 @@ def test_ages(written: str, age: int) -> None:
         "20 years of experience",
         "I'm 30 minutes away",
         "since 1998, 45 min drive",
+        "Reliable, 15 yrs. Cash/Venmo",
+        "over 20 years, licensed and insured",
+        "CESU accepté, 15€/h",
+        "Lessons, 16 $ each",
     ],
 )
 def test_numbers_that_are_not_ages(body: str) -> None:

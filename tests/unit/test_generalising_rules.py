@@ -118,6 +118,15 @@ NEAR_MISSES = [
     ("Troupe de danse", "Contrat avec le producteur, visa demandé par le festival, chacun garde son "
      "passeport.", "identity_documents_held"),
     ("Transport", "Frais de transport remboursés chaque mois, logement fourni.", "debt_bondage"),
+    # years of work and a price are no stated age; a family business and a workout slogan are no
+    # commercial-sex cue (writer 12's line ads)
+    ("Cleaning lady avail", "Houses, apts. Own supplies. $30/hr. Reliable, 15 yrs. Cash/Venmo.",
+     "minor_age_commercial"),
+    ("Femme de ménage sérieuse", "CESU accepté, 15€/h, secteur Nice Est.", "minor_age_commercial"),
+    ("House cleaning - 2 sisters", "Me & my sister clean homes. Deep, weekly, biweekly. Insured.",
+     "speaks_for_workers"),
+    ("No limits bootcamp", "6-wk bootcamp, 18+. $99. 5:30am M/W/F. All levels, no limits mindset!",
+     "no_limits"),
 ]
 
 
