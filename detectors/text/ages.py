@@ -93,8 +93,9 @@ def _age_at(text: str, start: int, end: int, after_char: str, before_char: str,
     """(start, end) of the age's evidence when the number at [start, end) is a stated age."""
     after = _AGE_AFTER.match(text, end)
     if after is not None:
-        if _EXPERIENCE.match(text, after.end()):
-            return None
+        if _EXPERIENCE.match(text, after.end()) or (after.group().strip() == "+"
+                                                     and _NOT_AGE_AFTER.match(text, after.end())):
+            return None  # "10 years of experience", "16+ hour days"
         trade = previous_word(text, start, " ,.:;-")
         if trade is not None and trade[0] in _TRADE_BEFORE and _BARE_YEARS.match(text, end):
             return None

@@ -80,6 +80,8 @@ HITS = [
      "identity_documents_held", None),
     ("Employée de maison", "Billet d'avion offert puis remboursé sur salaire.", "debt_bondage", None),
     ("Casa de família", "Passagem paga, desconta nos primeiros salários.", "debt_bondage", None),
+    ("Travel modelling", "Girls for overseas shoots, we arrange visas & keep your passport safe.",
+     "identity_documents_held", None),
 ]
 
 NEAR_MISSES = [
@@ -127,6 +129,13 @@ NEAR_MISSES = [
      "speaks_for_workers"),
     ("No limits bootcamp", "6-wk bootcamp, 18+. $99. 5:30am M/W/F. All levels, no limits mindset!",
      "no_limits"),
+    # hours are no age, a client's ID in screening is no document held, a reference is no offer
+    ("Seafood processors", "Salmon season. 16+ hour days at peak are possible. Starting $17.50/hr.",
+     "minor_age_commercial"),
+    ("Skye", "Skye, 26, independent. Incall. I screen everyone (ID or references) and take deposits.",
+     "documents_held"),
+    ("Helper", "Filipino helper, 34, references from her friend and employer. Weekly day off.",
+     "speaks_for_workers"),
 ]
 
 
