@@ -88,6 +88,8 @@ class Settings:
     store_metrics_port: int = field(default_factory=lambda: int(_env("VIGIL_STORE_METRICS_PORT", "19102")))
     console_port: int = field(default_factory=lambda: int(_env("VIGIL_CONSOLE_PORT", "18800")))
     console_metrics_port: int = field(default_factory=lambda: int(_env("VIGIL_CONSOLE_METRICS_PORT", "19103")))
+    # region of numbers searched in the console without a +code (ISO 3166 alpha-2)
+    phone_region: str = field(default_factory=lambda: _env("VIGIL_PHONE_REGION", "US"))
     # the operator's overall cap, in days, on how long ads and identifiers are kept anywhere: the
     # investigator store purges older ads; Kafka topics, Redis link state, stored results and the
     # dedupe table's changelog never keep them longer (0: no cap)

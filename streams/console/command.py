@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import logging
-import os
 import secrets
 import sys
 
@@ -40,6 +39,8 @@ def console_context(settings, engine, *, secure_cookies: bool, region: str = "US
 
 
 def serve(args) -> int:
+    import os
+
     import uvicorn
 
     from streams.console import metrics
@@ -112,7 +113,7 @@ def register(subparsers) -> None:
     p.add_argument("--port", type=int, default=settings.console_port, help="HTTP port (default VIGIL_CONSOLE_PORT)")
     p.add_argument("--metrics-port", type=int, default=settings.console_metrics_port,
                    help="Prometheus /metrics port (0: off)")
-    p.add_argument("--phone-region", default=os.environ.get("VIGIL_PHONE_REGION", "US"),
+    p.add_argument("--phone-region", default=settings.phone_region,
                    help="region of searched phone numbers written without a +code, ISO 3166 alpha-2 "
                         "(default VIGIL_PHONE_REGION, else US)")
     p.set_defaults(func=serve)
