@@ -333,6 +333,12 @@ def live(stack, tmp_path_factory):
             return False
 
         wait_for("the ingest endpoint", ingest_up, 60)
+        # the dispatcher's delivery counters exist at 0 from its start: Prometheus must hold a
+        # sample of them before the first alert, or a dead letter sent before its first scrape
+        # is the series' first value and rate() sees no increase (the likeliest cause of one CI
+        # run's failure of the dead-letter rule)
+        wait_for("Prometheus to scrape the dispatcher's counters at 0", lambda: bool(instant(
+            prometheus, f'count(vigil_webhook_deliveries_total{{outcome="dead_lettered"}}) >= {len(receivers)}')), 60)
         # warm-up: one ad scored means the worker has joined its group and loaded its model, so
         # the latencies below measure the pipeline, not the start-up
         ads = [{k: v for k, v in ad.items() if k != "ground_truth"}
